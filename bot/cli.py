@@ -1,0 +1,230 @@
+"""`recipe-bot`: list, check, update, run, serve.
+
+Exit codes: 0 when the command ran (a `check` with some recipes in error still ran: they are
+listed), 1 when an `update` could not apply every change it was asked for or a `run` failed,
+2 when the command could not run at all (bad config, bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bot import __version__
+from bot import log as logs
+from bot.config import Config, find_config, load_config
+from bot.errors import ConfigError, RecipeBotError
+from bot.recipes import Entry, Unreadable, load_recipes, unknown_names
+
+EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        print(f"recipe-bot: configuration error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except RecipeBotError as exc:
+        print(f"recipe-bot: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recipe-bot", description="Keep package recipes up to date with their upstreams."
+    )
+    parser.add_argument("--version", action="version", version=f"recipe-bot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Any, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.add_argument("--config", metavar="FILE", help="default: RECIPES_DIR/recipe-bot.yaml when present")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def recipes_args(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "targets",
+            nargs="*",
+            metavar="[RECIPES_DIR] [NAME...]",
+            help="the recipes directory (default: .), then recipe names or folders",
+        )
+
+    sub = command("list", cmd_list, "List recipes: version, format, sources and checker.")
+    recipes_args(sub)
+    sub.add_argument("--json", action="store_true", help="one JSON array")
+
+    sub = command("check", cmd_check, "Show recipes that are behind their upstream.")
+    recipes_args(sub)
+    sub.add_argument("--json", action="store_true", help="one JSON array, every recipe")
+    sub.add_argument("--verbose", "-v", action="store_true", help="also print changelog URLs")
+
+    sub = command("update", cmd_update, "Rewrite outdated recipes in place and print the diffs.")
+    recipes_args(sub)
+    sub.add_argument("--version", dest="to_version", metavar="VERSION", help="this version instead of the latest")
+    sub.add_argument("--dry-run", action="store_true", help="print the diffs, write nothing")
+
+    sub = command("run", cmd_run, "One full cycle against GitLab: merge requests and the dashboard.")
+    sub.add_argument("--recipes", metavar="RECIPES_DIR", help="read recipes here instead of from GitLab")
+    sub.add_argument("--dry-run", action="store_true", help="print the plan and dashboard; needs no token")
+    sub.add_argument("--now", type=_instant, metavar="ISO8601", help="the clock, for the schedule")
+
+    command("serve", cmd_serve, "Run every hour (serve.schedule) and on GitLab webhooks.")
+    return parser
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+# --- shared set-up ---------------------------------------------------------------------------
+
+
+def split_targets(targets: Sequence[str]) -> tuple[Path, list[str]]:
+    """RECIPES_DIR is the first target when it is a directory that is not itself a recipe folder.
+
+    `recipe-bot check python-attrs` run inside the recipes repository names a recipe, not a
+    recipes directory, although python-attrs/ is a directory too.
+    """
+    if targets:
+        first = Path(targets[0])
+        is_recipe_folder = (first / "meta.yaml").is_file() or (first / "recipe.yaml").is_file()
+        if first.is_dir() and not is_recipe_folder:
+            return first, list(targets[1:])
+    return Path("."), list(targets)
+
+
+def _setup(args: argparse.Namespace, root: Path, *, level: str = "WARNING") -> Config:
+    config = load_config(find_config(root, args.config))
+    logs.configure(
+        level=os.environ.get("RECIPE_BOT_LOG_LEVEL", level),
+        secrets=logs.secret_values(_secret_env_names(config)),
+    )
+    from bot.resolve import validate_config_recipes
+    from checkers import load_registry
+
+    validate_config_recipes(config, load_registry())
+    return config
+
+
+def _secret_env_names(config: Config) -> list[str]:
+    github = config.checkers.get("github", {})
+    return [config.gitlab.token_env, config.serve.webhook_secret_env, str(github.get("token_env", "GITHUB_TOKEN"))]
+
+
+def _load(root: Path, config: Config, names: Sequence[str]) -> list[Entry]:
+    if not root.is_dir():
+        raise ConfigError(f"recipes directory {str(root)!r} does not exist")
+    entries = load_recipes(root.resolve(), config, names)
+    missing = unknown_names(entries, names)
+    if missing:
+        print(f"recipe-bot: no recipe named {', '.join(missing)}", file=sys.stderr)
+    return entries
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from bot.resolve import checker_name_for
+    from checkers import load_registry
+
+    root, names = split_targets(args.targets)
+    config = _setup(args, root)
+    registry = load_registry()
+    rows = []
+    for entry in _load(root, config, names):
+        if isinstance(entry, Unreadable):
+            rows.append({"recipe": entry.name, "path": entry.path, "format": None, "version": None,
+                         "sources": [], "checker": None, "error": entry.error})
+            continue
+        rows.append({
+            "recipe": entry.name,
+            "path": entry.path,
+            "format": entry.format,
+            "version": entry.version,
+            "sources": [{"url": s.url, "sha256": s.sha256, "selector": s.selector} for s in entry.sources],
+            "checker": checker_name_for(entry, config, registry),
+            "error": None,
+        })
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for row in rows:
+        if row["error"]:
+            print(f"{row['recipe']}  {row['path']}  error: {row['error']}")
+        else:
+            print(f"{row['recipe']} {row['version']}  {row['format']}  {row['checker'] or '-'}  {row['path']}")
+            for source in row["sources"]:
+                selector = f"  [{source['selector']}]" if source["selector"] else ""
+                print(f"    {source['url']}{selector}")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bot.http import Http
+    from bot.progress import progress
+    from bot.sweep import sweep
+    from checkers import load_registry
+
+    root, names = split_targets(args.targets)
+    config = _setup(args, root)
+    entries = _load(root, config, names)
+    with Http(config.http_settings()) as http, progress(len(entries), "checking") as advance:
+        results = sweep(entries, config, http, load_registry(), on_result=lambda _: advance())
+    if args.json:
+        print(json.dumps([result.as_json() for result in results], indent=2))
+        return EXIT_OK
+    for result in results:
+        if result.status == "outdated":
+            suffix = ":" if args.verbose and result.changelog else ""
+            print(f"{result.name} {result.latest} ({result.current}){suffix}")
+            if args.verbose and result.changelog:
+                print(f"  {result.changelog}")
+        elif result.status == "error":
+            print(f"recipe-bot: {result.name} ({result.path}): {result.error}", file=sys.stderr)
+        elif result.status == "skipped" and args.verbose:
+            print(f"recipe-bot: {result.name} skipped: {result.error}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from bot.update import update_recipes
+
+    root, names = split_targets(args.targets)
+    if args.to_version and not names:
+        raise ConfigError("--version needs the NAME of the recipe to update")
+    config = _setup(args, root)
+    entries = _load(root, config, names)
+    if names and not entries:
+        return EXIT_FAILED
+    return update_recipes(root.resolve(), config, entries, version=args.to_version, dry_run=args.dry_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.run import main as run_main
+
+    root = Path(args.recipes) if args.recipes else Path(".")
+    config = _setup(args, root, level="INFO")
+    return run_main(config, recipes=Path(args.recipes) if args.recipes else None, dry_run=args.dry_run, now=args.now)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.serve import main as serve_main
+
+    config = _setup(args, Path("."), level="INFO")
+    return serve_main(config)

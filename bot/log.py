@@ -1,0 +1,93 @@
+"""Structured logs: JSON lines when stderr is not a terminal, readable lines when it is.
+
+Secrets never reach a log line: `redact` replaces the values of the token environment
+variables the config names, and anything shaped like a GitLab or GitHub token or an
+Authorization header, in every string of every event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+REDACTED = "[REDACTED]"
+# Token shapes worth catching even when they did not come from a configured variable.
+_TOKEN_PATTERNS = re.compile(
+    r"(glpat-[A-Za-z0-9_\-]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+    r"|(?i:bearer|token)\s+[A-Za-z0-9._\-]{12,}|(?i:private-token)[\"':= ]+[A-Za-z0-9._\-]{8,})"
+)
+# Environment variables that hold secrets whatever the config says.
+DEFAULT_SECRET_ENV = ("GITLAB_TOKEN", "GITHUB_TOKEN", "RECIPE_BOT_WEBHOOK_SECRET", "CI_JOB_TOKEN")
+
+
+class Redactor:
+    """A structlog processor that scrubs known secret values and token-shaped strings."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Short values would redact ordinary words; real tokens are long.
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return _TOKEN_PATTERNS.sub(REDACTED, text)
+
+    def _walk(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, Mapping):
+            return {key: self._walk(inner) for key, inner in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self._walk(inner) for inner in value)
+        if isinstance(value, BaseException):
+            return self.scrub(repr(value))
+        return value
+
+    def __call__(self, _logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        return {key: self._walk(value) for key, value in event.items()}
+
+
+def secret_values(env_names: Iterable[str], environ: Mapping[str, str] | None = None) -> list[str]:
+    env = os.environ if environ is None else environ
+    names = set(env_names) | set(DEFAULT_SECRET_ENV)
+    return [env[name] for name in names if env.get(name)]
+
+
+def configure(
+    *,
+    level: str = "INFO",
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+    json: bool | None = None,
+) -> Redactor:
+    """Set up structlog for the process. `json=None` picks JSON unless the stream is a terminal."""
+    output = stream or sys.stderr
+    as_json = not output.isatty() if json is None else json
+    redactor = Redactor(secrets)
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=output.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redactor,  # last before rendering, so it also sees formatted tracebacks
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(output),
+        cache_logger_on_first_use=False,
+    )
+    return redactor

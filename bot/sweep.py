@@ -1,0 +1,176 @@
+"""Check every recipe against its upstream, concurrently, and decide: outdated or not, and why.
+
+Recipes run on a bounded thread pool (`http.concurrency`); the HTTP layer bounds each host
+(`http.per_host`). Expected failures become a result with a named reason; anything else is a
+bug, logged with its traceback, and still becomes a result: one recipe never stops the sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Literal
+
+import structlog
+
+from bot.config import Config
+from bot.errors import RateLimited, RecipeBotError
+from bot.http import Http
+from bot.model import Recipe, Release, Skip, SkipReason, Update
+from bot.recipes import Entry, Unreadable
+from bot.resolve import resolve
+from bot.versions import choose
+from checkers import Checker
+from checkers.api import CheckContext
+
+Status = Literal["outdated", "up-to-date", "skipped", "error"]
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One recipe's outcome; `check --json` prints these, the dashboard shows them."""
+
+    name: str
+    path: str
+    status: Status
+    recipe: Recipe | None = None
+    checker: str | None = None
+    latest: str | None = None
+    decision: Update | Skip | None = None
+    reason: str | None = None  # machine-readable: up-to-date, not-found, rate-limited, ...
+    error: str | None = None  # for `skipped` and `error`: what a human reads
+    changelog: str | None = None
+    releases: tuple[Release, ...] = ()
+
+    @property
+    def current(self) -> str | None:
+        return self.recipe.version if self.recipe else None
+
+    @property
+    def update(self) -> Update | None:
+        return self.decision if isinstance(self.decision, Update) else None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "recipe": self.name,
+            "path": self.path,
+            "checker": self.checker,
+            "current": self.current,
+            "latest": self.latest,
+            "status": self.status,
+            "changelog": self.changelog,
+            "error": self.error,
+        }
+
+
+def sweep(
+    entries: Sequence[Entry],
+    config: Config,
+    http: Http,
+    registry: Mapping[str, Checker],
+    *,
+    now: datetime | None = None,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> list[CheckResult]:
+    """Check all entries; results come back in the order of `entries`."""
+    moment = now or datetime.now(timezone.utc)
+    workers = max(1, min(config.http.concurrency, len(entries)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
+        futures = [
+            pool.submit(check_entry, entry, config, http, registry, now=moment) for entry in entries
+        ]
+        results = []
+        for future in futures:
+            result = future.result()
+            if on_result is not None:
+                on_result(result)
+            results.append(result)
+    return results
+
+
+def check_entry(
+    entry: Entry, config: Config, http: Http, registry: Mapping[str, Checker], *, now: datetime
+) -> CheckResult:
+    if isinstance(entry, Unreadable):
+        result = CheckResult(entry.name, entry.path, "error", reason="unreadable-recipe", error=entry.error)
+    else:
+        result = _check_recipe(entry, config, http, registry, now=now)
+    log.info(
+        "recipe_checked",
+        recipe=result.name,
+        checker=result.checker,
+        old=result.current,
+        new=result.latest,
+        status=result.status,
+        reason=result.reason,
+        error=result.error,
+    )
+    return result
+
+
+def check_recipe(
+    recipe: Recipe, config: Config, http: Http, registry: Mapping[str, Checker], *, now: datetime | None = None
+) -> CheckResult:
+    return _check_recipe(recipe, config, http, registry, now=now or datetime.now(timezone.utc))
+
+
+def _check_recipe(
+    recipe: Recipe, config: Config, http: Http, registry: Mapping[str, Checker], *, now: datetime
+) -> CheckResult:
+    failed = CheckResult(recipe.name, recipe.path, "error", recipe=recipe)
+    try:
+        resolved = resolve(recipe, config, registry)
+    except RecipeBotError as exc:
+        return replace(failed, reason=exc.reason, error=exc.message)
+    failed = replace(failed, checker=resolved.checker_name)
+    if resolved.disabled:
+        return replace(
+            failed, status="skipped", reason=SkipReason.DISABLED.value, error="update checks are disabled"
+        )
+    context = CheckContext(
+        http=http,
+        settings=config.checkers.get(resolved.checker_name, {}),
+        log=log.bind(recipe=recipe.name, checker=resolved.checker_name),
+    )
+    try:
+        releases = resolved.checker.releases(recipe, resolved.options, context)
+    except RateLimited as exc:
+        # Not a failure and not "no update": we simply did not get to ask.
+        return replace(failed, status="skipped", reason=exc.reason, error=exc.message)
+    except RecipeBotError as exc:
+        return replace(failed, reason=exc.reason, error=exc.message)
+    except Exception as exc:  # a bug in a checker: keep its traceback, keep the sweep going
+        log.exception("checker_crashed", recipe=recipe.name, checker=resolved.checker_name)
+        return replace(failed, reason="internal-error", error=f"internal error: {exc!r}")
+    decision = choose(recipe, releases, resolved.policy, now=now)
+    checked = replace(
+        failed,
+        decision=decision,
+        changelog=_changelog(decision, resolved.changelog),
+        releases=tuple(releases),
+        error=None,
+    )
+    if isinstance(decision, Update):
+        return replace(checked, status="outdated", latest=decision.new)
+    if decision.reason is SkipReason.UP_TO_DATE:
+        return replace(
+            checked,
+            status="up-to-date",
+            latest=decision.latest or recipe.version,
+            reason=decision.reason.value,
+        )
+    return replace(
+        checked, status="skipped", latest=decision.latest, reason=decision.reason.value, error=decision.detail
+    )
+
+
+def _changelog(decision: Update | Skip, template: str | None) -> str | None:
+    version = decision.new if isinstance(decision, Update) else decision.latest
+    if template:
+        return template.replace("{version}", version or "")
+    if isinstance(decision, Update):
+        return decision.release.changelog
+    return None

@@ -1,0 +1,100 @@
+"""PyPI, or any index with PyPI's JSON API (a mirror, devpi-web, a Warehouse instance).
+
+Settings: `checkers: pypi: {url: https://pypi.org}`. The JSON document is
+`{url}/pypi/{package}/json`; a `url` containing `{package}` is used as the whole template.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from bot.errors import BadUpstreamResponse
+from bot.model import Recipe, Release
+from checkers.api import CheckContext
+
+OPTIONS = frozenset({"package"})
+
+_HOSTS = {"files.pythonhosted.org", "pypi.io", "pypi.org", "pypi.python.org"}
+# /packages/source/a/attrs/attrs-1.0.tar.gz — the canonical sdist redirect path.
+_SOURCE_PATH = re.compile(r"^/packages/source/[^/]+/([^/]+)/")
+_FILE_NAME = re.compile(r"^(.+?)-v?\d[^/]*\.(?:tar\.gz|tar\.bz2|tar\.xz|tgz|zip|whl)$")
+_CHANGELOG_LABELS = re.compile(r"(?i)change|release|history|news|what'?s new")
+
+
+def detect(url: str) -> dict[str, Any] | None:
+    parts = urlsplit(url)
+    if parts.hostname not in _HOSTS or not parts.path.startswith("/packages/"):
+        return None
+    source = _SOURCE_PATH.match(parts.path)
+    if source:
+        return {"package": source.group(1)}
+    name = _FILE_NAME.match(parts.path.rsplit("/", 1)[-1])
+    return {"package": name.group(1)} if name else None
+
+
+def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> list[Release]:
+    package = str(options.get("package") or recipe.name)
+    base = str(ctx.settings.get("url", "https://pypi.org")).rstrip("/")
+    if "{package}" in base:
+        url = base.replace("{package}", quote(package))
+    else:
+        url = f"{base}/pypi/{quote(package)}/json"
+    document = ctx.http.json(url)
+    if not isinstance(document, dict) or not isinstance(document.get("releases"), dict):
+        raise BadUpstreamResponse(f"{url}: not a PyPI project document (no 'releases')")
+    info = document.get("info") if isinstance(document.get("info"), dict) else {}
+    changelog = _changelog(info)
+    project_page = str(info.get("project_url") or f"{base}/project/{package}/").rstrip("/")
+    found = []
+    for version, files in document["releases"].items():
+        if not isinstance(files, list) or not files:
+            continue  # a version with no files has nothing to download
+        found.append(
+            Release(
+                version=str(version),
+                url=f"{project_page}/{version}/",
+                published=_earliest_upload(files),
+                # A release is yanked when every one of its files is.
+                yanked=all(isinstance(f, dict) and f.get("yanked") for f in files),
+                changelog=changelog,
+                hashes=_published_hashes(files),
+            )
+        )
+    return found
+
+
+def _published_hashes(files: list[Any]) -> dict[str, str]:
+    hashes = {}
+    for file in files:
+        if not isinstance(file, dict) or file.get("yanked"):
+            continue
+        digest = (file.get("digests") or {}).get("sha256")
+        if isinstance(file.get("filename"), str) and isinstance(digest, str) and len(digest) == 64:
+            hashes[file["filename"]] = digest.lower()
+    return hashes
+
+
+def _earliest_upload(files: list[Any]) -> datetime | None:
+    times = []
+    for file in files:
+        stamp = file.get("upload_time_iso_8601") if isinstance(file, dict) else None
+        if isinstance(stamp, str):
+            try:
+                times.append(datetime.fromisoformat(stamp.replace("Z", "+00:00")))
+            except ValueError:
+                continue
+    return min(times) if times else None
+
+
+def _changelog(info: Mapping[str, Any]) -> str | None:
+    urls = info.get("project_urls")
+    if not isinstance(urls, dict):
+        return None
+    for label, link in urls.items():
+        if isinstance(link, str) and _CHANGELOG_LABELS.search(str(label)):
+            return link
+    return None
