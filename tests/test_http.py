@@ -1,0 +1,224 @@
+"""The shared HTTP layer against a real local server: retries, caps, caching, tokens, hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.servers import LocalHttpServer, Reply, Request
+
+from bot.errors import BadUpstreamResponse, RateLimited, ResponseTooLarge, UpstreamNotFound, UpstreamUnavailable
+from bot.http import Http, HttpSettings
+
+
+@pytest.fixture
+def server() -> Iterator[LocalHttpServer]:
+    local = LocalHttpServer().start()
+    yield local
+    local.stop()
+
+
+def client(tmp_path: Path, **overrides: object) -> Http:
+    settings = {"cache": str(tmp_path / "cache.sqlite"), "retries": 2, "backoff": 0, "timeout": 2, **overrides}
+    return Http(HttpSettings(**settings))  # type: ignore[arg-type]
+
+
+def failing_first(times: int, status: int, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """A route that fails `times` times, then answers 200 'ok'."""
+    seen = []
+
+    def route(_request: Request) -> Reply:
+        seen.append(1)
+        return Reply(status, "busy", headers or {}) if len(seen) <= times else Reply(200, "ok")
+
+    return route
+
+
+def test_retries_server_errors_then_succeeds(server: LocalHttpServer, tmp_path: Path) -> None:
+    """Two 503s and then a 200 is a success after three requests."""
+    server.routes["/flaky"] = failing_first(2, 503)
+    with client(tmp_path) as http:
+        assert http.get(server.url("/flaky")).text == "ok"
+    assert server.hits("/flaky") == 3
+
+
+def test_gives_up_after_the_retries(server: LocalHttpServer, tmp_path: Path) -> None:
+    """A server that keeps failing is UpstreamUnavailable after 1 + retries requests."""
+    server.routes["/down"] = Reply(500, "down")
+    with client(tmp_path) as http, pytest.raises(UpstreamUnavailable, match="500"):
+        http.get(server.url("/down"))
+    assert server.hits("/down") == 3
+
+
+def test_short_retry_after_is_honoured(server: LocalHttpServer, tmp_path: Path) -> None:
+    """A 429 with Retry-After: 1 is waited for, then retried."""
+    server.routes["/limited"] = failing_first(1, 429, {"Retry-After": "1"})
+    with client(tmp_path) as http:
+        started = time.monotonic()
+        assert http.get(server.url("/limited")).text == "ok"
+    assert time.monotonic() - started >= 0.9
+
+
+def test_long_retry_after_rate_limits_the_host(server: LocalHttpServer, tmp_path: Path) -> None:
+    """A Retry-After beyond the cap fails at once, and later requests to the host send nothing."""
+    server.routes["/limited"] = Reply(429, "slow down", {"Retry-After": "3600"})
+    with client(tmp_path) as http:
+        started = time.monotonic()
+        with pytest.raises(RateLimited) as caught:
+            http.get(server.url("/limited"))
+        assert caught.value.reset_at is not None and caught.value.reset_at > time.time() + 3000
+        with pytest.raises(RateLimited):
+            http.get(server.url("/other"))
+        assert time.monotonic() - started < 2
+    assert server.paths() == ["/limited"]
+
+
+def test_not_found_is_typed(server: LocalHttpServer, tmp_path: Path) -> None:
+    """404 is UpstreamNotFound, without retries."""
+    with client(tmp_path) as http, pytest.raises(UpstreamNotFound):
+        http.get(server.url("/missing"))
+    assert server.hits("/missing") == 1
+
+
+def test_size_cap_by_content_length(server: LocalHttpServer, tmp_path: Path) -> None:
+    """A body announced larger than the cap is refused before it is read."""
+    server.routes["/big"] = Reply(200, b"x" * 5000)
+    with client(tmp_path) as http, pytest.raises(ResponseTooLarge):
+        http.get(server.url("/big"), max_bytes=1000)
+
+
+def test_size_cap_without_content_length(tmp_path: Path) -> None:
+    """An endless body without Content-Length is cut at the cap, in bounded memory."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def endless() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n")
+            try:
+                for _ in range(10_000):
+                    connection.sendall(b"<a href='x'>x</a>" * 1000)
+            except OSError:
+                pass  # the client hung up: what we wanted
+
+    thread = threading.Thread(target=endless, daemon=True)
+    thread.start()
+    with client(tmp_path, cache=None) as http, pytest.raises(ResponseTooLarge):
+        http.get(f"http://127.0.0.1:{port}/", max_bytes=100_000)
+    thread.join(timeout=5)
+    listener.close()
+
+
+def test_redirect_loop(server: LocalHttpServer, tmp_path: Path) -> None:
+    """A redirect loop ends with a named error, not a hang."""
+    server.routes["/a"] = Reply(302, "", {"Location": "{base}/b"})
+    server.routes["/b"] = Reply(302, "", {"Location": "{base}/a"})
+    with client(tmp_path) as http, pytest.raises(BadUpstreamResponse, match="redirect"):
+        http.get(server.url("/a"))
+
+
+def test_timeout(server: LocalHttpServer, tmp_path: Path) -> None:
+    """A server slower than the timeout is UpstreamUnavailable within a bounded time."""
+    server.routes["/slow"] = Reply(200, "late", delay=3)
+    with client(tmp_path, timeout=0.5, retries=0) as http:
+        started = time.monotonic()
+        with pytest.raises(UpstreamUnavailable):
+            http.get(server.url("/slow"))
+        assert time.monotonic() - started < 2.5
+
+
+def test_conditional_requests_revalidate(server: LocalHttpServer, tmp_path: Path) -> None:
+    """A response with an ETag is revalidated: the second fetch is a 304 served from the cache."""
+    server.routes["/listing"] = Reply(200, "<a href='x-1.0.tar.gz'>x</a>", etag=True)
+    with client(tmp_path) as http:
+        first = http.get(server.url("/listing"))
+    with client(tmp_path) as http:  # a new run, the same cache file
+        second = http.get(server.url("/listing"))
+        assert http.stats.snapshot()["not_modified"] == 1
+    assert first.text == second.text and second.from_cache
+    assert server.requests[1].headers.get("if-none-match")
+
+
+def test_responses_without_validators_are_not_cached(server: LocalHttpServer, tmp_path: Path) -> None:
+    """Without ETag or Last-Modified every fetch goes to the server (no stale listings)."""
+    server.routes["/plain"] = Reply(200, "v1")
+    with client(tmp_path) as http:
+        http.get(server.url("/plain"))
+        server.routes["/plain"] = Reply(200, "v2")
+        assert http.get(server.url("/plain")).text == "v2"
+
+
+def test_token_only_for_its_host(server: LocalHttpServer, tmp_path: Path) -> None:
+    """A token configured for one host is sent there and nowhere else, redirects included."""
+    server.routes["/api"] = Reply(302, "", {"Location": "http://localhost:1/elsewhere"})
+    other = LocalHttpServer().start()
+    try:
+        other.routes["/page"] = Reply(200, "ok")
+        tokens = {"127.0.0.1": "Bearer s3cret-token"}
+        with client(tmp_path, tokens=tokens, retries=0) as http:
+            with pytest.raises(UpstreamUnavailable):
+                http.get(server.url("/api"))  # the redirect target refuses connections
+            http.get(other.url("/page").replace("127.0.0.1", "localhost"))
+        assert server.requests[0].headers["authorization"] == "Bearer s3cret-token"
+        assert "authorization" not in other.requests[0].headers
+        assert "s3cret" not in repr(HttpSettings(tokens=tokens))
+    finally:
+        other.stop()
+
+
+def test_sha256_streams_and_caches_by_url(server: LocalHttpServer, tmp_path: Path) -> None:
+    """A download's digest equals hashlib's, and the next run takes it from the hash cache."""
+    payload = bytes(range(256)) * 40_000  # 10 MB
+    server.routes["/pkg-1.0.tar.gz"] = Reply(200, payload)
+    with client(tmp_path) as http:
+        assert http.sha256(server.url("/pkg-1.0.tar.gz")) == hashlib.sha256(payload).hexdigest()
+    with client(tmp_path) as http:
+        assert http.sha256(server.url("/pkg-1.0.tar.gz")) == hashlib.sha256(payload).hexdigest()
+        assert http.stats.snapshot()["hashed_from_cache"] == 1
+    assert server.hits("/pkg-1.0.tar.gz") == 1
+
+
+def test_sha256_of_a_missing_file(server: LocalHttpServer, tmp_path: Path) -> None:
+    """Hashing a 404 raises, so the rewrite can try another form of the URL."""
+    with client(tmp_path) as http, pytest.raises(UpstreamNotFound):
+        http.sha256(server.url("/pkg-2.0.tar.gz"))
+
+
+def test_sha256_download_cap(server: LocalHttpServer, tmp_path: Path) -> None:
+    """A download over the cap is abandoned with a named error and nothing is cached."""
+    server.routes["/huge.tar.gz"] = Reply(200, b"x" * 10_000)
+    with client(tmp_path, max_download_bytes=1000) as http:
+        with pytest.raises(ResponseTooLarge):
+            http.sha256(server.url("/huge.tar.gz"))
+        assert http.hash_cache.get(server.url("/huge.tar.gz")) is None
+
+
+def test_per_host_concurrency(server: LocalHttpServer, tmp_path: Path) -> None:
+    """No more than http.per_host requests are in flight to one host."""
+    in_flight, peak = [0], [0]
+    lock = threading.Lock()
+
+    def slow(_request: Request) -> Reply:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.1)
+        with lock:
+            in_flight[0] -= 1
+        return Reply(200, "ok")
+
+    server.routes["/slow*"] = slow
+    with client(tmp_path, per_host=2, cache=None) as http:
+        threads = [threading.Thread(target=http.get, args=(server.url(f"/slow{i}"),)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert peak[0] == 2
