@@ -1,0 +1,124 @@
+"""Recipe formats: read a recipe file, rewrite it for one update. Never the network.
+
+    discover(root)            -> the recipe and constraints files of a recipes directory
+    read_recipe(path)         -> Recipe       meta.yaml (conda-v0) or recipe.yaml (conda-v1)
+    read_constraints(path)    -> [Recipe]     one per pinned name of a pip constraints file
+    rewrite(text, version, sha256_of, filename=...) -> the new text, or RewriteRefused
+    render_constraints_yaml(text)             -> the generated YAML copy of a constraints file
+
+Modules: `conda_v0`, `conda_v1`, `constraints` (one per format); `jinja` (the sandbox),
+`selectors`, `yamlio`, `lines` (reading helpers); `edits`, `urls`, `rewrite` (the rewrite).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+from bot.errors import RecipeError, RewriteRefused
+from bot.formats import conda_v0, conda_v1, constraints, files, lines
+from bot.formats.base import FormatError, Parsed
+from bot.formats.discover import discover
+from bot.formats.edits import CONDA_V0, CONDA_V1
+from bot.formats.rewrite import Sha256Of, rewrite_conda
+from bot.model import Recipe, RecipeFormat, Source
+
+__all__ = [
+    "RewriteRefused",
+    "Sha256Of",
+    "discover",
+    "read_constraints",
+    "read_recipe",
+    "render_constraints_yaml",
+    "rewrite",
+]
+
+
+def read_recipe(
+    path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None
+) -> Recipe:
+    """Read a meta.yaml or recipe.yaml. `root` defaults to the folder holding the recipe folder."""
+    file = Path(path)
+    base = Path(root) if root is not None else Path(os.path.abspath(file)).parent.parent
+    shown = files.relative(file, base)
+    kind: RecipeFormat
+    if file.name == "meta.yaml":
+        kind, parse = "conda-v0", conda_v0.parse
+    elif file.name == "recipe.yaml":
+        kind, parse = "conda-v1", conda_v1.parse
+    elif file.suffix == ".txt":
+        raise RecipeError(
+            shown, "a constraints file holds many pins: read it with read_constraints"
+        )
+    else:
+        raise RecipeError(shown, "unknown recipe file name (expected meta.yaml or recipe.yaml)")
+    try:
+        parsed: Parsed = parse(lines.normalized(lines.split(files.read_text(file, base))))
+    except (FormatError, ValueError) as error:
+        raise RecipeError(shown, str(error)) from None
+    return Recipe(
+        name=parsed.name,
+        path=shown,
+        format=kind,
+        version=parsed.version,
+        sources=tuple(Source(site.url, site.sha256, site.selector) for site in parsed.sources),
+        update_check=parsed.update_check,
+    )
+
+
+def read_constraints(
+    path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None
+) -> list[Recipe]:
+    """One Recipe per `name==version` pin (format "constraints"); other lines are ignored.
+
+    `root` defaults to the folder holding the file. Each pin is checked on PyPI
+    (`update_check = {"checker": "pypi"}`), as it has no source URL to detect that from.
+    """
+    file = Path(path)
+    base = Path(root) if root is not None else Path(os.path.abspath(file)).parent
+    shown = files.relative(file, base)
+    try:
+        pins = constraints.pins(lines.normalized(lines.split(files.read_text(file, base))))
+    except (FormatError, ValueError) as error:
+        raise RecipeError(shown, str(error)) from None
+    return [
+        Recipe(
+            name=name,
+            path=shown,
+            format="constraints",
+            version=version,
+            update_check={"checker": "pypi"},
+        )
+        for name, version in pins
+    ]
+
+
+def rewrite(
+    text: str,
+    version: str,
+    sha256_of: Sha256Of,
+    *,
+    filename: str = "meta.yaml",
+    name: str | None = None,
+) -> str:
+    """The recipe text moved to `version`. Pure: `sha256_of(url)` is the only way out.
+
+    `filename` picks the format: meta.yaml, recipe.yaml, or any *.txt (a constraints file,
+    where `name` picks the pin). Raises RewriteRefused, with the reason, when it will not edit.
+    """
+    base = PurePosixPath(filename.replace("\\", "/")).name
+    if base == "meta.yaml":
+        return rewrite_conda(text, version, sha256_of, CONDA_V0)
+    if base == "recipe.yaml":
+        return rewrite_conda(text, version, sha256_of, CONDA_V1)
+    if base.endswith(".txt"):
+        return constraints.rewrite(text, version, name)
+    raise RewriteRefused(f"unknown recipe file name {filename!r}")
+
+
+def render_constraints_yaml(constraints_text: str, *, source_name: str = "constraints.txt") -> str:
+    """The YAML copy of a constraints file, regenerated; same text in, same YAML out."""
+    try:
+        return constraints.render_yaml(lines.normalized(lines.split(constraints_text)), source_name)
+    except (FormatError, ValueError) as error:
+        raise RecipeError(source_name, str(error)) from None

@@ -1,0 +1,221 @@
+"""conda-build `meta.yaml`: Jinja over YAML, with `# [selector]` lines.
+
+Reading, per platform in `selectors.PLATFORMS`: blank the lines whose selector is false (as
+conda-build does before Jinja), render in the sandbox, parse the YAML, collect the top-level
+sources. The platforms' sources are merged; each remembers its selector (the one on its URL
+line, else the one on the line that sets its hash) and the line its URL is written on, found
+by rendering the `source:` block's lines one by one with the template's variables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import Template
+from jinja2.sandbox import SandboxedEnvironment
+
+from bot.formats import jinja, lines, selectors, yamlio
+from bot.formats.base import FormatError, Parsed, SourceSite
+
+CHECKSUMS = ("sha256", "md5", "sha1")
+
+# `{% set name = value %}`, `{%- set name = value -%}`
+SET_STATEMENT = re.compile(r"\{%-?\s*set\s+(?P<name>\w+)\s*=\s*(?P<expr>.*?)\s*-?%\}")
+
+
+def parse(text: str) -> Parsed:
+    """Read a meta.yaml's name, version, sources (all platforms) and `extra: update_check`."""
+    text_lines = lines.contents(text)
+    environment = jinja.make_environment("conda-v0")
+    selector = selectors.Selector(environment, text_lines)
+    source_lines = [index for span in lines.block_ranges(text_lines, "source") for index in span]
+    # Platforms often select the same lines and render the same text: compile and parse once.
+    compiled: dict[str, Template] = {}
+    loaded: dict[str, Any] = {}
+    line_templates: dict[str, Template | None] = {}
+    found: dict[SourceSite, tuple[int, int, int]] = {}  # -> (url line, platform, position)
+    first: Any = None
+    for position, platform in enumerate(selectors.PLATFORMS):
+        variables = selectors.namespace(platform)
+        kept = selector.select(variables)
+        source = "\n".join(kept)
+        if source not in compiled:
+            compiled[source] = jinja.compile_template(environment, source)
+        output, exported = jinja.render_template(compiled[source], variables)
+        if output not in loaded:
+            loaded[output] = yamlio.load(output)
+        data = loaded[output]
+        if not isinstance(data, dict):
+            raise FormatError("the recipe is not a YAML mapping")
+        if _skipped(data):
+            # `build: skip: true  # [win]`: conda-build never builds it there, and recipes
+            # often leave that platform's variables (its hash, say) undefined.
+            continue
+        if first is None:
+            first = data
+        scope = {**variables, **exported}
+        locate = _Locator(environment, kept, source_lines, scope, selector, line_templates)
+        for number, entry in enumerate(_entries(data.get("source"))):
+            site = _site(entry, locate)
+            if site is not None:
+                order = (site.url_line if site.url_line is not None else 1 << 30, position, number)
+                found.setdefault(site, order)
+    if first is None:
+        raise FormatError("the recipe is skipped on every platform (build: skip:)")
+    name, version = _identity(first)
+    if not found:
+        raise FormatError("no source with a url or git_url")
+    return Parsed(
+        name=name,
+        version=version,
+        sources=tuple(sorted(found, key=found.__getitem__)),
+        update_check=_update_check(first),
+    )
+
+
+def _skipped(data: Mapping[str, Any]) -> bool:
+    build = data.get("build")
+    skip = build.get("skip") if isinstance(build, dict) else None
+    if isinstance(skip, str):
+        return skip.strip().lower() in ("true", "yes", "1")
+    return bool(skip)
+
+
+def _entries(source: Any) -> list[Mapping[str, Any]]:
+    if source is None:
+        return []
+    items = source if isinstance(source, list) else [source]
+    if not all(isinstance(item, dict) for item in items):
+        raise FormatError("source: must be a mapping or a list of mappings")
+    return items
+
+
+def _identity(data: Mapping[str, Any]) -> tuple[str, str]:
+    package = data.get("package")
+    if not isinstance(package, dict):
+        raise FormatError("no package: section")
+    name = yamlio.text(package.get("name"))
+    version = yamlio.text(package.get("version"))
+    if not name:
+        raise FormatError("no package name")
+    _check_defined("package name", name)
+    if not version or not version.strip():
+        raise FormatError("no version (package: version: is missing or empty)")
+    _check_defined("version", version)
+    return name.strip(), version.strip()
+
+
+def _update_check(data: Mapping[str, Any]) -> dict[str, Any]:
+    extra = data.get("extra")
+    options = extra.get("update_check") if isinstance(extra, dict) else None
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise FormatError("extra: update_check: must be a mapping")
+    result: dict[str, Any] = yamlio.plain(options, yamlio.Budget("extra: update_check:"))
+    return result
+
+
+def _check_defined(what: str, value: str) -> None:
+    undefined = jinja.undefined_in(value)
+    if undefined is not None:
+        raise FormatError(f"{what} uses the undefined Jinja variable {undefined!r}")
+
+
+class _Locator:
+    """Finds the text line a rendered value comes from, among the lines active on a platform."""
+
+    def __init__(
+        self,
+        environment: SandboxedEnvironment,
+        kept: list[str],
+        source_lines: list[int],
+        scope: Mapping[str, Any],
+        selector: selectors.Selector,
+        templates: dict[str, Template | None],
+    ) -> None:
+        self._templates = templates
+        self._environment = environment
+        self._kept = kept
+        self._source_lines = source_lines
+        self._scope = scope
+        self.selector = selector
+
+    def url_line(self, url: str) -> int | None:
+        for index in self._source_lines:
+            value = lines.value_of(self._kept, index)
+            if value is None or value.key not in (None, "url", "git_url"):
+                continue
+            rendered = self._render(value.text(self._kept))
+            if rendered is not None and rendered.strip() == url:
+                return index
+        return None
+
+    def _render(self, text: str) -> str | None:
+        try:
+            if text not in self._templates:
+                self._templates[text] = None
+                self._templates[text] = jinja.compile_template(self._environment, text)
+            template = self._templates[text]
+            return jinja.render_template(template, self._scope)[0] if template else None
+        except FormatError:
+            return None  # part of a multi-line Jinja statement: cannot hold the URL alone
+
+    def value_selector(self, value: str) -> str | None:
+        """The selector of the only active line that contains `value` (e.g. a hash)."""
+        holders = [index for index, content in enumerate(self._kept) if value in content]
+        if len(holders) != 1:
+            return None
+        return self.selector.selector(holders[0])
+
+
+def _site(entry: Mapping[str, Any], locate: _Locator) -> SourceSite | None:
+    git = "url" not in entry and "git_url" in entry
+    raw = entry.get("git_url" if git else "url")
+    if raw is None:
+        return None  # a `path:` or `hg_url:` source: nothing the bot downloads
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    url = yamlio.text(raw)
+    if not url:
+        raise FormatError("a source url is not a string")
+    _check_defined("source url", url)
+    checksums = []
+    for kind in CHECKSUMS:
+        value = yamlio.text(entry.get(kind))
+        if value:
+            _check_defined(kind, value)
+            checksums.append((kind, value.strip()))
+    rev = yamlio.text(entry.get("git_rev") or entry.get("git_tag")) if git else None
+    url = url.strip()
+    url_line = locate.url_line(url)
+    selector = locate.selector.selector(url_line) if url_line is not None else None
+    if selector is None and checksums:
+        selector = locate.value_selector(checksums[0][1])
+    return SourceSite(
+        url=url,
+        selector=selector,
+        checksums=tuple(checksums),
+        url_line=url_line,
+        git=git,
+        rev=rev,
+    )
+
+
+def definitions(text_lines: list[str], name: str) -> list[lines.Value]:
+    """Where `{% set name = ... %}` is written: the literal (inside quotes) or the expression."""
+    found = []
+    for index, content in enumerate(text_lines):
+        for match in SET_STATEMENT.finditer(content):
+            if match.group("name") != name:
+                continue
+            expr = match.group("expr")
+            start, end = match.span("expr")
+            quote = expr[0] if expr[:1] in ("'", '"') and expr[-1:] == expr[:1] else ""
+            if quote and len(expr) >= 2 and quote not in expr[1:-1]:
+                found.append(lines.Value(index, start + 1, end - 1, quote, name))
+            else:
+                found.append(lines.Value(index, start, end, "", name))
+    return found

@@ -1,0 +1,164 @@
+"""rattler-build `recipe.yaml`: plain YAML with `${{ }}` expressions and `if/then/else` items.
+
+Unlike meta.yaml, the file is YAML before any templating, so it is parsed once and each value
+that matters is rendered on its own: the `context:` variables in order (later ones may use
+earlier ones), then name, version, source URLs and hashes. Sources are listed for every branch
+of every `if:`; a `then:` item carries the `if` expression as its selector, an `else:` item its
+negation. Line numbers come from ruamel's round-trip positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2.sandbox import SandboxedEnvironment
+
+from bot.formats import jinja, lines, selectors, yamlio
+from bot.formats.base import FormatError, Parsed, SourceSite
+
+CHECKSUMS = ("sha256", "md5")
+
+
+class _Renderer:
+    def __init__(self, environment: SandboxedEnvironment, scope: dict[str, Any]) -> None:
+        self.environment = environment
+        self.scope = scope
+
+    def value(self, raw: Any, what: str) -> Any:
+        if isinstance(raw, str) and "${{" in raw:
+            rendered = jinja.render_string(self.environment, raw, self.scope)
+            undefined = jinja.undefined_in(rendered)
+            if undefined is not None:
+                raise FormatError(f"{what} uses the undefined variable {undefined!r}")
+            return rendered
+        return raw
+
+    def text(self, raw: Any, what: str) -> str | None:
+        value = self.value(raw, what)
+        return value.strip() if isinstance(value, str) else None
+
+
+def parse(text: str) -> Parsed:
+    """Read a recipe.yaml's name, version, sources (all branches) and `extra: update_check`."""
+    data = yamlio.load(text, positions=True)
+    if not isinstance(data, dict):
+        raise FormatError("the recipe is not a YAML mapping")
+    environment = jinja.make_environment("conda-v1")
+    render = _Renderer(environment, selectors.namespace("linux-64"))
+    context = data.get("context") or {}
+    if not isinstance(context, dict):
+        raise FormatError("context: must be a mapping")
+    for key, raw in context.items():
+        value = render.value(raw, f"context variable {key!r}")
+        # rattler-build keeps `version: 1.10` as written, like conda-build: numbers stay text.
+        if isinstance(value, str):
+            render.scope[str(key)] = str(value)
+        else:
+            render.scope[str(key)] = yamlio.plain(value, yamlio.Budget(f"context variable {key!r}"))
+    name, version = _identity(data, render)
+    sources: list[SourceSite] = []
+    _collect(data.get("source"), None, render, sources, yamlio.Budget("source:", 1000))
+    if not sources:
+        raise FormatError("no source with a url or git")
+    return Parsed(name, version, tuple(sources), _update_check(data, render))
+
+
+def _identity(data: Mapping[str, Any], render: _Renderer) -> tuple[str, str]:
+    name = version = None
+    for section in ("package", "recipe"):
+        block = data.get(section)
+        if isinstance(block, dict):
+            name = name or render.text(block.get("name"), "the package name")
+            version = version or render.text(block.get("version"), "the version")
+    if not name:
+        raise FormatError("no package name (package: name: or recipe: name:)")
+    if not version:
+        raise FormatError("no version (package: version: or recipe: version:)")
+    return name, version
+
+
+def _update_check(data: Mapping[str, Any], render: _Renderer) -> dict[str, Any]:
+    extra = data.get("extra")
+    options = extra.get("update_check") if isinstance(extra, dict) else None
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise FormatError("extra: update_check: must be a mapping")
+    options = yamlio.plain(options, yamlio.Budget("extra: update_check:"))
+    result: dict[str, Any] = _render_all(options, render)
+    return result
+
+
+def _render_all(value: Any, render: _Renderer) -> Any:
+    """Options may use context variables too (`url: https://example.org/${{ name }}/`)."""
+    if isinstance(value, dict):
+        return {key: _render_all(item, render) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_render_all(item, render) for item in value]
+    return render.value(value, "extra: update_check:")
+
+
+def _collect(
+    node: Any, selector: str | None, render: _Renderer, out: list[SourceSite], budget: yamlio.Budget
+) -> None:
+    budget.spend()
+    if node is None:
+        return
+    if isinstance(node, list):
+        for item in node:
+            _collect(item, selector, render, out, budget)
+        return
+    if not isinstance(node, dict):
+        raise FormatError("source: must be a mapping or a list of mappings")
+    if "if" in node:
+        condition = str(node["if"]).strip()
+        _collect(node.get("then"), _both(selector, condition), render, out, budget)
+        _collect(node.get("else"), _both(selector, f"not ({condition})"), render, out, budget)
+        return
+    site = _site(node, selector, render)
+    if site is not None:
+        out.append(site)
+
+
+def _both(outer: str | None, inner: str) -> str:
+    return inner if outer is None else f"({outer}) and ({inner})"
+
+
+def _line(node: Any, key: str | int) -> int:
+    """The 0-based line of a value in ruamel's round-trip containers."""
+    position = node.lc.item(key) if isinstance(key, int) else node.lc.value(key)
+    return int(position[0])
+
+
+def _site(entry: Any, selector: str | None, render: _Renderer) -> SourceSite | None:
+    git = "url" not in entry and "git" in entry
+    key = "git" if git else "url"
+    if key not in entry:
+        return None  # a `path:` source: nothing the bot downloads
+    raw = entry[key]
+    line = _line(entry, key)
+    if isinstance(raw, list):
+        if not raw:
+            raise FormatError("a source url list is empty")
+        line, raw = _line(raw, 0), raw[0]
+    url = render.text(raw, "a source url")
+    if not url:
+        raise FormatError("a source url is not a string")
+    checksums = []
+    for kind in CHECKSUMS:
+        value = render.text(entry.get(kind), kind)
+        if value:
+            checksums.append((kind, value))
+    rev = render.text(entry.get("tag") or entry.get("rev"), "the git tag") if git else None
+    return SourceSite(url, selector, tuple(checksums), line, git, rev)
+
+
+def definitions(text_lines: list[str], name: str) -> list[lines.Value]:
+    """Where the context variable `name` is written (its value on the `context:` block line)."""
+    found = []
+    for index in lines.block_children(text_lines, "context", name):
+        value = lines.value_of(text_lines, index)
+        if value is not None:
+            found.append(value)
+    return found

@@ -1,0 +1,101 @@
+"""Versions inside URLs: substitute them in literal text, and guess other forms of a URL.
+
+Upstreams write a version into download URLs in a few ways: `foo-1.2.3.tar.gz`,
+`foo_1_2_3.tar.gz`, a `1.2/` major.minor directory. When a release is not at the URL the recipe
+predicts, it is usually a different archive type (`.tar.xz` instead of `.tar.gz`) or a tag with
+or without a `v` (`/v1.2.3/` vs `/1.2.3/`); `alternatives` lists those forms of a URL's text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+EXTENSIONS = (".tar.gz", ".tar.xz", ".tar.bz2", ".tgz", ".zip")
+
+# Jinja in a value: `{{ ... }}`, `${{ ... }}` or `{% ... %}`; never substitute inside these.
+TEMPLATE = re.compile(r"\$?\{\{.*?\}\}|\{%.*?%\}")
+
+
+def _forms(version: str) -> list[str]:
+    forms = [version]
+    if "." in version:
+        forms.append(version.replace(".", "_"))
+    return forms
+
+
+def _pattern(text: str) -> str:
+    # Not part of a longer version: no digit or separator+digit around it (1.2.3 in 11.2.3,
+    # 1.2.30 or 1.2.3.4 is not 1.2.3).
+    return rf"(?<![\d.])(?<!\d_){re.escape(text)}(?![\d])(?![._]\d)"
+
+
+def contains_version(text: str, version: str) -> bool:
+    """Whether `text` holds `version` as written or with `_` separators."""
+    return any(re.search(_pattern(form), text) for form in _forms(version))
+
+
+def substitute(value: str, old: str, new: str) -> str:
+    """Replace every form of `old` by the same form of `new`, outside Jinja expressions."""
+    pairs = dict(zip(_forms(old), _forms(new), strict=False))
+    if len(pairs) < len(_forms(old)):
+        pairs[old.replace(".", "_")] = new  # new has no dots: `1_2_3` becomes `124`
+    old_parts, new_parts = old.split("."), new.split(".")
+    if len(old_parts) >= 3 and len(new_parts) >= 2:
+        # A major.minor directory: `.../1.2/foo-1.2.3.tar.gz`.
+        pairs.setdefault(".".join(old_parts[:2]), ".".join(new_parts[:2]))
+    pattern = re.compile("|".join(_pattern(form) for form in sorted(pairs, key=len, reverse=True)))
+    return _outside_templates(value, lambda text: pattern.sub(lambda m: pairs[m.group()], text))
+
+
+def _outside_templates(value: str, change: Callable[[str], str]) -> str:
+    pieces = []
+    position = 0
+    for match in TEMPLATE.finditer(value):
+        pieces.append(change(value[position : match.start()]))
+        pieces.append(match.group())
+        position = match.end()
+    pieces.append(change(value[position:]))
+    return "".join(pieces)
+
+
+def alternatives(value: str, version: str, reference: re.Pattern[str]) -> list[str]:
+    """Other forms of a URL's text: other archive extensions, with or without a `v` tag.
+
+    `reference` matches how the version is referenced in the text (`{{ version }}`); the
+    literal `version` is recognised too, for URLs written out in full.
+    """
+    spots = [
+        (match.start(), match.end())
+        for match in re.finditer(rf"{reference.pattern}|{_pattern(version)}", value)
+    ]
+    toggles = [value]
+    for start, _ in spots:
+        toggles.append(_toggle_v(value, start))
+    if len(spots) > 1:
+        toggled = value
+        for start, _ in reversed(spots):
+            toggled = _toggle_v(toggled, start)
+        toggles.append(toggled)
+    result = []
+    for text in toggles:
+        for candidate in (text, *_other_extensions(text)):
+            if candidate not in result and candidate != value:
+                result.append(candidate)
+    return [value, *result] if value else result
+
+
+def _toggle_v(value: str, start: int) -> str:
+    if start > 0 and value[start - 1] == "v":
+        return value[: start - 1] + value[start:]
+    if start > 0 and value[start - 1] in "/-_":
+        return value[:start] + "v" + value[start:]
+    return value
+
+
+def _other_extensions(value: str) -> list[str]:
+    for extension in EXTENSIONS:
+        if value.endswith(extension):
+            stem = value[: -len(extension)]
+            return [stem + other for other in EXTENSIONS if other != extension]
+    return []

@@ -1,0 +1,119 @@
+"""Loading recipe YAML with ruamel.yaml, the way conda-build and rattler-build see it.
+
+Two upstream quirks shape the loader:
+- conda-build reads numbers as the text written (`version: 1.10` is "1.10", not 1.1), so ints
+  and floats load as `NumberText`, a str that remembers its numeric value.
+- meta.yaml files keep every selector line when we read them for all platforms, which can give
+  one mapping two `url:` keys; ruamel would refuse, so duplicate keys are allowed (first wins).
+The round-trip loader is used where line numbers (`.lc`) are needed (recipe.yaml), never to
+dump; elsewhere the safe loader with ruamel's C parser is used: parsing is most of the time it
+takes to read a meta.yaml, and the C parser is about seven times faster.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import ScalarNode
+
+from bot.formats.base import FormatError
+
+
+class NumberText(str):
+    """A YAML int or float, kept as the text written; `.number` holds its value."""
+
+    number: int | float
+
+
+def _number_text(_constructor: Any, node: ScalarNode) -> NumberText:
+    text = NumberText(node.value)
+    try:
+        text.number = int(node.value.replace("_", ""), 0)
+    except ValueError:
+        try:
+            text.number = float(node.value.replace("_", ""))
+        except ValueError:
+            text.number = 0  # `.inf`, sexagesimal and other YAML 1.1 oddities
+    return text
+
+
+class _Constructor(RoundTripConstructor):
+    pass
+
+
+class _SafeConstructor(SafeConstructor):
+    pass
+
+
+for _class in (_Constructor, _SafeConstructor):
+    _class.add_constructor("tag:yaml.org,2002:int", _number_text)
+    _class.add_constructor("tag:yaml.org,2002:float", _number_text)
+
+
+def load(text: str, *, positions: bool = False) -> Any:
+    """Parse YAML; errors become FormatError naming the line.
+
+    `positions=True` keeps line numbers (`.lc`) with the round-trip loader. Otherwise the safe
+    loader with the C parser is tried first, for speed; it follows YAML 1.1 and refuses some
+    plain scalars YAML 1.2 allows (a `:` inside one), so the round-trip loader, our reference,
+    decides whenever the C parser refuses.
+    """
+    if not positions:
+        fast = YAML(typ="safe")
+        fast.Constructor = _SafeConstructor
+        fast.allow_duplicate_keys = True
+        try:
+            return fast.load(text)
+        except YAMLError:
+            pass
+    yaml = YAML(typ="rt", pure=True)
+    yaml.Constructor = _Constructor
+    yaml.allow_duplicate_keys = True
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = error.problem or error.context or "syntax error"
+        raise FormatError(f"malformed YAML{where}: {problem}") from None
+    except YAMLError as error:
+        raise FormatError(f"malformed YAML: {error}") from None
+
+
+class Budget:
+    """Caps how many nodes a walk may visit: YAML aliases can make a small file a huge tree
+    (the "billion laughs"), and copying or walking that tree must fail, not hang."""
+
+    def __init__(self, what: str, limit: int = 10_000) -> None:
+        self._what = what
+        self._left = limit
+
+    def spend(self) -> None:
+        self._left -= 1
+        if self._left < 0:
+            raise FormatError(f"{self._what} is too large (nested YAML aliases?)")
+
+
+def plain(value: Any, budget: Budget | None = None) -> Any:
+    """ruamel's round-trip containers and scalars as plain dicts, lists, str, int, float."""
+    budget = budget or Budget("the value")
+    budget.spend()
+    if isinstance(value, dict):
+        return {str(key): plain(item, budget) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item, budget) for item in value]
+    if isinstance(value, NumberText):
+        return value.number
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def text(value: Any) -> str | None:
+    """A scalar as text (numbers as written); None for missing, null, booleans and containers."""
+    if isinstance(value, str):
+        return str(value)
+    return None
