@@ -145,7 +145,9 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", file=file) from None
     try:
-        data = YAML(typ="safe").load(text)
+        # pure=True: ruamel's C parser (YAML 1.1) refuses `{url: https://pypi.org}`, the very
+        # style design.md's examples use; config files are small, speed does not matter here.
+        data = YAML(typ="safe", pure=True).load(text)
     except YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=file) from None
     return parse_config(data or {}, file=file)

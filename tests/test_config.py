@@ -125,3 +125,10 @@ def test_github_token_goes_to_the_api_host_only() -> None:
     settings = config.http_settings({"GHE_TOKEN": "ghp_abcdefghijklmnopqrstuvwxyz"})
     assert dict(settings.tokens) == {"github.example": "Bearer ghp_abcdefghijklmnopqrstuvwxyz"}
     assert config.http_settings({}).tokens == {}
+
+
+def test_flow_mappings_with_urls_parse_with_the_c_parser_installed(tmp_path: Path) -> None:
+    """`{url: https://...}` is valid YAML 1.2 and must load even where ruamel's C parser is installed."""
+    path = tmp_path / "recipe-bot.yaml"
+    path.write_text("checkers:\n  pypi:   {url: https://pypi.org}\n")
+    assert load_config(path).checkers["pypi"] == {"url": "https://pypi.org"}
