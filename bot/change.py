@@ -34,8 +34,8 @@ def make_change(
         if published:
             records.append(HashRecord(url, published, "published"))
             return published
-        cached = http.hash_cache.get(url)
-        value = cached or http.sha256(url)
+        cached = http.hashes.get(url)
+        value = cached.decode() if cached else http.sha256(url)
         records.append(HashRecord(url, value, "cached" if cached else "downloaded"))
         return value
 

@@ -197,7 +197,7 @@ def test_sha256_download_cap(server: LocalHttpServer, tmp_path: Path) -> None:
     with client(tmp_path, max_download_bytes=1000) as http:
         with pytest.raises(ResponseTooLarge):
             http.sha256(server.url("/huge.tar.gz"))
-        assert http.hash_cache.get(server.url("/huge.tar.gz")) is None
+        assert http.hashes.get(server.url("/huge.tar.gz")) is None
 
 
 def test_per_host_concurrency(server: LocalHttpServer, tmp_path: Path) -> None:
