@@ -21,6 +21,7 @@ from bot import log as logs
 from bot.config import Config, find_config, load_config
 from bot.errors import ConfigError, RecipeBotError
 from bot.recipes import Entry, Unreadable, load_recipes, unknown_names
+from bot.store import Table
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -105,6 +106,9 @@ def split_targets(targets: Sequence[str]) -> tuple[Path, list[str]]:
         is_recipe_folder = (first / "meta.yaml").is_file() or (first / "recipe.yaml").is_file()
         if first.is_dir() and not is_recipe_folder:
             return first, list(targets[1:])
+        if not first.exists() and ("/" in targets[0] or targets[0].startswith(".")):
+            # A path, not a recipe name: recipe names have no slashes.
+            raise ConfigError(f"recipes directory {targets[0]!r} does not exist")
     return Path("."), list(targets)
 
 
@@ -126,10 +130,10 @@ def _secret_env_names(config: Config) -> list[str]:
     return [config.gitlab.token_env, config.serve.webhook_secret_env, str(github.get("token_env", "GITHUB_TOKEN"))]
 
 
-def _load(root: Path, config: Config, names: Sequence[str]) -> list[Entry]:
+def _load(root: Path, config: Config, names: Sequence[str], cache: Table | None = None) -> list[Entry]:
     if not root.is_dir():
         raise ConfigError(f"recipes directory {str(root)!r} does not exist")
-    entries = load_recipes(root.resolve(), config, names)
+    entries = load_recipes(root.resolve(), config, names, cache=cache)
     missing = unknown_names(entries, names)
     if missing:
         print(f"recipe-bot: no recipe named {', '.join(missing)}", file=sys.stderr)
@@ -183,9 +187,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     root, names = split_targets(args.targets)
     config = _setup(args, root)
-    entries = _load(root, config, names)
-    with Http(config.http_settings()) as http, progress(len(entries), "checking") as advance:
-        results = sweep(entries, config, http, load_registry(), on_result=lambda _: advance())
+    with Http(config.http_settings()) as http:
+        entries = _load(root, config, names, http.store.table("recipes"))
+        with progress(len(entries), "checking") as advance:
+            results = sweep(entries, config, http, load_registry(), on_result=lambda _: advance())
     if args.json:
         print(json.dumps([result.as_json() for result in results], indent=2))
         return EXIT_OK

@@ -1,15 +1,25 @@
-"""Find and read every recipe under a directory; one bad recipe never stops the others."""
+"""Find and read every recipe under a directory; one bad recipe never stops the others.
+
+Reading a meta.yaml means rendering Jinja and parsing YAML, per platform: milliseconds each,
+which add up to most of a warm sweep over thousands of recipes. What a file reads as depends
+only on its bytes and its path, so results (errors too) are kept in the store by both and by
+the bot's version; a file that changed is simply read again.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from bot import formats
+from bot import __version__, formats
 from bot.config import Config
 from bot.errors import RecipeError
-from bot.model import Recipe
+from bot.model import Recipe, Source
+from bot.store import Table
 
 
 @dataclass(frozen=True)
@@ -28,20 +38,64 @@ class Unreadable:
 Entry = Recipe | Unreadable
 
 
-def load_recipes(root: Path, config: Config, names: Sequence[str] = ()) -> list[Entry]:
+def load_recipes(
+    root: Path, config: Config, names: Sequence[str] = (), *, cache: Table | None = None
+) -> list[Entry]:
     """Every recipe under `root` (or those named: a recipe name or its folder), in path order."""
     constraints = [file.path for file in config.constraints]
     entries: list[Entry] = []
     for path in formats.discover(root, constraints=constraints):
         relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-        try:
-            if relative in constraints:
-                entries.extend(formats.read_constraints(path, root=root))
-            else:
-                entries.append(formats.read_recipe(path, root=root))
-        except RecipeError as exc:
-            entries.append(Unreadable(relative, exc.message))
+        entries.extend(_read(path, relative, root, relative in constraints, cache))
     return select(entries, names)
+
+
+def _read(path: Path, relative: str, root: Path, is_constraints: bool, cache: Table | None) -> list[Entry]:
+    key = None
+    if cache is not None and not path.is_symlink():  # a link's meaning depends on more than bytes
+        try:
+            key = f"{__version__}:{relative}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+        except OSError:
+            key = None
+        stored = cache.get(key) if key else None
+        if stored is not None:
+            return _decode(stored)
+    entries: list[Entry]
+    try:
+        if is_constraints:
+            entries = list(formats.read_constraints(path, root=root))
+        else:
+            entries = [formats.read_recipe(path, root=root)]
+    except RecipeError as exc:
+        entries = [Unreadable(relative, exc.message)]
+    if cache is not None and key:
+        cache.put(key, _encode(entries))
+    return entries
+
+
+def _encode(entries: Sequence[Entry]) -> bytes:
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        if isinstance(entry, Unreadable):
+            rows.append({"unreadable": entry.path, "error": entry.error})
+        else:
+            rows.append({
+                "name": entry.name, "path": entry.path, "format": entry.format,
+                "version": entry.version, "update_check": dict(entry.update_check),
+                "sources": [[s.url, s.sha256, s.selector] for s in entry.sources],
+            })
+    return json.dumps(rows).encode()
+
+
+def _decode(data: bytes) -> list[Entry]:
+    entries: list[Entry] = []
+    for row in json.loads(data):
+        if "unreadable" in row:
+            entries.append(Unreadable(row["unreadable"], row["error"]))
+        else:
+            sources = tuple(Source(url, sha, selector) for url, sha, selector in row["sources"])
+            entries.append(Recipe(row["name"], row["path"], row["format"], row["version"], sources, row["update_check"]))
+    return entries
 
 
 def select(entries: Sequence[Entry], names: Sequence[str]) -> list[Entry]:

@@ -88,7 +88,7 @@ def run_cycle(
     state, issue = _read_state(forge, config)
     with tempfile.TemporaryDirectory(prefix="recipe-bot-") as scratch, Http(config.http_settings(env)) as http:
         root, start_sha = _recipes_root(forge, recipes, Path(scratch))
-        entries = load_recipes(root, config)
+        entries = load_recipes(root, config, cache=http.store.table("recipes"))
         results = [_guard(result) for result in sweep(entries, config, http, registry or load_registry(), now=clock)]
         summary.statuses.update(result.status for result in results)
         decisions = plan(
