@@ -59,6 +59,20 @@ def secret_values(env_names: Iterable[str], environ: Mapping[str, str] | None = 
     return [env[name] for name in names if env.get(name)]
 
 
+class _Stderr:
+    """sys.stderr looked up at each write, so a replaced stderr (pytest's capture, a daemon's
+    redirect) is honoured and a closed old one is never written to."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure(
     *,
     level: str = "INFO",
@@ -67,7 +81,7 @@ def configure(
     json: bool | None = None,
 ) -> Redactor:
     """Set up structlog for the process. `json=None` picks JSON unless the stream is a terminal."""
-    output = stream or sys.stderr
+    output: Any = stream or _Stderr()
     as_json = not output.isatty() if json is None else json
     redactor = Redactor(secrets)
     renderer: Any = (
