@@ -1,4 +1,4 @@
-"""From an Update to the edits it makes: the recipe rewritten, hashes found, YAML copies regenerated.
+"""From an Update to its edits: the recipe rewritten, hashes found, YAML copies regenerated.
 
 Used by `recipe-bot update` (writes the edits to disk) and `recipe-bot run` (commits them).
 A hash the upstream publishes for the exact file (PyPI does) is used as is; any other file is
@@ -40,13 +40,19 @@ def make_change(
         return value
 
     name = recipe.name if recipe.format == "constraints" else None
-    after = formats.rewrite(before, update.new, sha256_of, filename=PurePosixPath(recipe.path).name, name=name)
+    after = formats.rewrite(
+        before, update.new, sha256_of, filename=PurePosixPath(recipe.path).name, name=name
+    )
     edits = [FileEdit(recipe.path, before, after)]
     for file in constraints:
         if file.path == recipe.path and file.yaml:
             exists = (root / file.yaml).is_file()
             old_copy = read_text(root, file.yaml) if exists else ""
-            edits.append(FileEdit(file.yaml, old_copy, formats.render_constraints_yaml(after), created=not exists))
+            edits.append(
+                FileEdit(
+                    file.yaml, old_copy, formats.render_constraints_yaml(after), created=not exists
+                )
+            )
     # The rewrite may have tried other forms of a URL; keep only the hashes it kept.
     kept = tuple(record for record in records if record.sha256 in after)
     return RecipeChange(update, tuple(edits), kept)

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name: str, handler: Any, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
-        sub.add_argument("--config", metavar="FILE", help="default: RECIPES_DIR/recipe-bot.yaml when present")
+        sub.add_argument(
+            "--config", metavar="FILE", help="default: RECIPES_DIR/recipe-bot.yaml when present"
+        )
         sub.set_defaults(handler=handler)
         return sub
 
@@ -72,12 +74,20 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = command("update", cmd_update, "Rewrite outdated recipes in place and print the diffs.")
     recipes_args(sub)
-    sub.add_argument("--version", dest="to_version", metavar="VERSION", help="this version instead of the latest")
+    sub.add_argument(
+        "--version", dest="to_version", metavar="VERSION", help="this version instead of the latest"
+    )
     sub.add_argument("--dry-run", action="store_true", help="print the diffs, write nothing")
 
-    sub = command("run", cmd_run, "One full cycle against GitLab: merge requests and the dashboard.")
-    sub.add_argument("--recipes", metavar="RECIPES_DIR", help="read recipes here instead of from GitLab")
-    sub.add_argument("--dry-run", action="store_true", help="print the plan and dashboard; needs no token")
+    sub = command(
+        "run", cmd_run, "One full cycle against GitLab: merge requests and the dashboard."
+    )
+    sub.add_argument(
+        "--recipes", metavar="RECIPES_DIR", help="read recipes here instead of from GitLab"
+    )
+    sub.add_argument(
+        "--dry-run", action="store_true", help="print the plan and dashboard; needs no token"
+    )
     sub.add_argument("--now", type=_instant, metavar="ISO8601", help="the clock, for the schedule")
 
     command("serve", cmd_serve, "Run every hour (serve.schedule) and on GitLab webhooks.")
@@ -89,7 +99,7 @@ def _instant(text: str) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # --- shared set-up ---------------------------------------------------------------------------
@@ -127,10 +137,16 @@ def _setup(args: argparse.Namespace, root: Path, *, level: str = "WARNING") -> C
 
 def _secret_env_names(config: Config) -> list[str]:
     github = config.checkers.get("github", {})
-    return [config.gitlab.token_env, config.serve.webhook_secret_env, str(github.get("token_env", "GITHUB_TOKEN"))]
+    return [
+        config.gitlab.token_env,
+        config.serve.webhook_secret_env,
+        str(github.get("token_env", "GITHUB_TOKEN")),
+    ]
 
 
-def _load(root: Path, config: Config, names: Sequence[str], cache: Table | None = None) -> list[Entry]:
+def _load(
+    root: Path, config: Config, names: Sequence[str], cache: Table | None = None
+) -> list[Entry]:
     if not root.is_dir():
         raise ConfigError(f"recipes directory {str(root)!r} does not exist")
     entries = load_recipes(root.resolve(), config, names, cache=cache)
@@ -150,21 +166,35 @@ def cmd_list(args: argparse.Namespace) -> int:
     root, names = split_targets(args.targets)
     config = _setup(args, root)
     registry = load_registry()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for entry in _load(root, config, names):
         if isinstance(entry, Unreadable):
-            rows.append({"recipe": entry.name, "path": entry.path, "format": None, "version": None,
-                         "sources": [], "checker": None, "error": entry.error})
+            rows.append(
+                {
+                    "recipe": entry.name,
+                    "path": entry.path,
+                    "format": None,
+                    "version": None,
+                    "sources": [],
+                    "checker": None,
+                    "error": entry.error,
+                }
+            )
             continue
-        rows.append({
-            "recipe": entry.name,
-            "path": entry.path,
-            "format": entry.format,
-            "version": entry.version,
-            "sources": [{"url": s.url, "sha256": s.sha256, "selector": s.selector} for s in entry.sources],
-            "checker": checker_name_for(entry, config, registry),
-            "error": None,
-        })
+        rows.append(
+            {
+                "recipe": entry.name,
+                "path": entry.path,
+                "format": entry.format,
+                "version": entry.version,
+                "sources": [
+                    {"url": s.url, "sha256": s.sha256, "selector": s.selector}
+                    for s in entry.sources
+                ],
+                "checker": checker_name_for(entry, config, registry),
+                "error": None,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
@@ -172,7 +202,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         if row["error"]:
             print(f"{row['recipe']}  {row['path']}  error: {row['error']}")
         else:
-            print(f"{row['recipe']} {row['version']}  {row['format']}  {row['checker'] or '-'}  {row['path']}")
+            print(
+                f"{row['recipe']} {row['version']}  {row['format']}  "
+                f"{row['checker'] or '-'}  {row['path']}"
+            )
             for source in row["sources"]:
                 selector = f"  [{source['selector']}]" if source["selector"] else ""
                 print(f"    {source['url']}{selector}")
@@ -217,7 +250,9 @@ def cmd_update(args: argparse.Namespace) -> int:
     entries = _load(root, config, names)
     if names and not entries:
         return EXIT_FAILED
-    return update_recipes(root.resolve(), config, entries, version=args.to_version, dry_run=args.dry_run)
+    return update_recipes(
+        root.resolve(), config, entries, version=args.to_version, dry_run=args.dry_run
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -225,7 +260,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     root = Path(args.recipes) if args.recipes else Path(".")
     config = _setup(args, root, level="INFO")
-    return run_main(config, recipes=Path(args.recipes) if args.recipes else None, dry_run=args.dry_run, now=args.now)
+    return run_main(
+        config,
+        recipes=Path(args.recipes) if args.recipes else None,
+        dry_run=args.dry_run,
+        now=args.now,
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """recipe-bot.yaml, read once into frozen settings.
 
 Every key is declared here with its type and default; an unknown key, a wrong type or a bad
-value stops the command with a message that names the file and the key (`limits.open_merge_requests`).
+value stops the command with a message that names the file and the key
+(`limits.open_merge_requests`).
 Per-recipe options are checked against the options their checker declares.
 """
 
@@ -165,7 +166,7 @@ def parse_config(data: Any, *, file: str | None = None) -> Config:
 def validate_recipe_options(
     name: str, options: Mapping[str, Any], allowed: frozenset[str], *, where: str, file: str | None
 ) -> None:
-    """Check one recipe's options (from the config or `extra: update_check:`) against its checker."""
+    """Check a recipe's options (config or `extra: update_check:`) against its checker."""
     for key in options:
         if key not in allowed:
             raise ConfigError(
@@ -178,10 +179,14 @@ def validate_recipe_options(
             SpecifierSet(str(options["allowed"]))
         except InvalidSpecifier:
             raise ConfigError(
-                f"not a version specifier: {options['allowed']!r}", key=f"{where}.allowed", file=file
+                f"not a version specifier: {options['allowed']!r}",
+                key=f"{where}.allowed",
+                file=file,
             ) from None
     ignore = options.get("ignore", [])
-    if not isinstance(ignore, list) or not all(isinstance(item, str | int | float) for item in ignore):
+    if not isinstance(ignore, list) or not all(
+        isinstance(item, str | int | float) for item in ignore
+    ):
         raise ConfigError("must be a list of versions or regexes", key=f"{where}.ignore", file=file)
 
 
@@ -195,12 +200,16 @@ def _build(cls: type, data: Mapping[str, Any], *, prefix: str, file: str | None)
     for key, value in data.items():
         path = f"{prefix}{key}"
         if key not in names:
-            raise ConfigError(f"unknown key (known: {', '.join(sorted(names))})", key=path, file=file)
+            raise ConfigError(
+                f"unknown key (known: {', '.join(sorted(names))})", key=path, file=file
+            )
         values[key] = _coerce(hints[key], value, path=path, file=file)
     try:
         return cls(**values)
     except TypeError as exc:  # a required field is missing
-        raise ConfigError(str(exc).split("__init__() ")[-1], key=prefix.rstrip(".") or None, file=file) from None
+        raise ConfigError(
+            str(exc).split("__init__() ")[-1], key=prefix.rstrip(".") or None, file=file
+        ) from None
 
 
 def _coerce(hint: Any, value: Any, *, path: str, file: str | None) -> Any:
@@ -250,13 +259,18 @@ def _coerce(hint: Any, value: Any, *, path: str, file: str | None) -> Any:
 def _validate(config: Config, file: str | None) -> None:
     from croniter import croniter
 
-    for key, expression in (("schedule", config.schedule), ("serve.schedule", config.serve.schedule)):
+    for key, expression in (
+        ("schedule", config.schedule),
+        ("serve.schedule", config.serve.schedule),
+    ):
         if len(expression.split()) != 5 or not croniter.is_valid(expression):
             raise ConfigError(f"not a 5-field cron expression: {expression!r}", key=key, file=file)
     try:
         ZoneInfo(config.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone {config.timezone!r}", key="timezone", file=file) from None
+        raise ConfigError(
+            f"unknown time zone {config.timezone!r}", key="timezone", file=file
+        ) from None
     if config.http.concurrency < 1 or config.http.per_host < 1:
         raise ConfigError("must be at least 1", key="http.concurrency/per_host", file=file)
     if config.http.timeout <= 0:
@@ -276,7 +290,9 @@ def _validate(config: Config, file: str | None) -> None:
         for key, value in (("path", constraints.path), ("yaml", constraints.yaml)):
             if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts):
                 raise ConfigError(
-                    "must be a path inside the recipes directory", key=f"constraints[{index}].{key}", file=file
+                    "must be a path inside the recipes directory",
+                    key=f"constraints[{index}].{key}",
+                    file=file,
                 )
 
 

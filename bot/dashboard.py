@@ -28,7 +28,9 @@ Tick = tuple[TickKind, str]
 # GitLab refuses descriptions over 1,048,576 characters; leave room for the footer.
 MAX_CHARS = 1_000_000
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
-_TICKED = re.compile(r"^\s*[-*] \[[xX]\] <!-- (create|rebase|retry)=([A-Za-z0-9._+-]+) -->", re.MULTILINE)
+_TICKED = re.compile(
+    r"^\s*[-*] \[[xX]\] <!-- (create|rebase|retry)=([A-Za-z0-9._+-]+) -->", re.MULTILINE
+)
 
 
 @dataclass(frozen=True)
@@ -67,14 +69,17 @@ class DashboardView:
 
 def parse_ticks(body: str | None) -> set[Tick]:
     """The boxes ticked in a dashboard description."""
-    return {(kind, name) for kind, name in _TICKED.findall(body or "")}  # type: ignore[misc]
+    return {(kind, name) for kind, name in _TICKED.findall(body or "")}
 
 
 def render(view: DashboardView, *, title_line: str = "") -> str:
     """The whole description: actionable boxes first, then information, under MAX_CHARS."""
     out = _Budget(MAX_CHARS - 2_000)
-    out.add(title_line or "This issue lists what recipe-bot is doing. Tick a box to ask for an action; "
-            "it is acted on at the next run.")
+    out.add(
+        title_line
+        or "This issue lists what recipe-bot is doing. Tick a box to ask for an action; "
+        "it is acted on at the next run."
+    )
     carried = set(view.carried)
 
     def box(kind: TickKind, item: Item, text: str) -> str:
@@ -83,12 +88,31 @@ def render(view: DashboardView, *, title_line: str = "") -> str:
         return f"- [{'x' if ticked else ' '}] <!-- {kind}={item.recipe} -->{text}"
 
     sections: list[tuple[str, str, TickKind | None, Sequence[Item]]] = [
-        ("## Awaiting schedule or limits", "Tick a box to open the merge request now.", "create", view.awaiting),
-        ("## Open merge requests", "Tick a box to regenerate the merge request.", "rebase", view.open),
-        ("## Edited by someone else", "recipe-bot no longer rewrites these branches. Tick a box to "
-         "regenerate the merge request (discarding the other commits).", "rebase", view.edited),
-        ("## Rejected versions", "Closed without merging: not proposed again. Tick a box to propose "
-         "it again.", "retry", view.rejected),
+        (
+            "## Awaiting schedule or limits",
+            "Tick a box to open the merge request now.",
+            "create",
+            view.awaiting,
+        ),
+        (
+            "## Open merge requests",
+            "Tick a box to regenerate the merge request.",
+            "rebase",
+            view.open,
+        ),
+        (
+            "## Edited by someone else",
+            "recipe-bot no longer rewrites these branches. Tick a box to "
+            "regenerate the merge request (discarding the other commits).",
+            "rebase",
+            view.edited,
+        ),
+        (
+            "## Rejected versions",
+            "Closed without merging: not proposed again. Tick a box to propose it again.",
+            "retry",
+            view.rejected,
+        ),
     ]
     for heading, hint, kind, items in sections:
         safe = _safe(items)

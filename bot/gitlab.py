@@ -102,7 +102,9 @@ class Forge:
         if not config.url or not config.project:
             raise ForgeError("gitlab.url and gitlab.project must be set in the configuration")
         session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry_policy(retries, backoff, max_retry_after, methods=None))
+        adapter = HTTPAdapter(
+            max_retries=retry_policy(retries, backoff, max_retry_after, methods=None)
+        )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         self._gl = _Gitlab(
@@ -114,6 +116,7 @@ class Forge:
             ssl_verify=ca_bundle or True,
         )
         self.config = config
+        self._project_path: str = config.project
         self._project: Any = None
 
     # --- reading -----------------------------------------------------------------------------
@@ -121,7 +124,9 @@ class Forge:
     @property
     def project(self) -> Any:
         if self._project is None:
-            self._project = self._call("find the project", lambda: self._gl.projects.get(self.config.project))
+            self._project = self._call(
+                "find the project", lambda: self._gl.projects.get(self._project_path)
+            )
         return self._project
 
     def target_sha(self) -> str:
@@ -148,8 +153,11 @@ class Forge:
         def fetch() -> list[Any]:
             return list(
                 self.project.mergerequests.list(
-                    state="all", target_branch=self.config.target_branch, iterator=True,
-                    order_by="created_at", sort="asc",
+                    state="all",
+                    target_branch=self.config.target_branch,
+                    iterator=True,
+                    order_by="created_at",
+                    sort="asc",
                 )
             )
 
@@ -185,7 +193,9 @@ class Forge:
             raise self._error(f"read branch {branch}", exc) from None
         message = str(found.commit.get("message") or "")
         match = TRAILER.search(message)
-        return BranchHead(str(found.commit["id"]), match is not None, match.group(2) if match else None)
+        return BranchHead(
+            str(found.commit["id"]), match is not None, match.group(2) if match else None
+        )
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -194,11 +204,20 @@ class Forge:
     ) -> str:
         """Make `branch` one commit (ours) on top of the target: created, or force-replaced."""
         actions = [
-            {"action": "create" if edit.created else "update", "file_path": edit.path, "content": edit.after}
+            {
+                "action": "create" if edit.created else "update",
+                "file_path": edit.path,
+                "content": edit.after,
+            }
             for edit in edits
             if edit.changed
         ]
-        data: dict[str, Any] = {"branch": branch, "commit_message": message, "actions": actions, "force": True}
+        data: dict[str, Any] = {
+            "branch": branch,
+            "commit_message": message,
+            "actions": actions,
+            "force": True,
+        }
         if start_sha:
             data["start_sha"] = start_sha
         else:
@@ -227,10 +246,14 @@ class Forge:
         # 409: a retried create whose first attempt went through, or a run killed after it.
         existing = self._call(
             f"find the merge request for {plan.branch}",
-            lambda: self.project.mergerequests.list(source_branch=plan.branch, state="opened", get_all=True),
+            lambda: self.project.mergerequests.list(
+                source_branch=plan.branch, state="opened", get_all=True
+            ),
         )
         if not existing:
-            raise ForgeError(f"GitLab says a merge request for {plan.branch} exists, but none is open")
+            raise ForgeError(
+                f"GitLab says a merge request for {plan.branch} exists, but none is open"
+            )
         self.update_merge_request(existing[0].iid, plan)
         return existing[0].iid, existing[0].web_url, "updated"
 
@@ -238,7 +261,11 @@ class Forge:
         def update() -> Outcome:
             mr = self.project.mergerequests.get(iid)
             wanted_labels = sorted(set(mr.labels) | set(plan.labels))
-            if mr.title == plan.title and mr.description == plan.description and sorted(mr.labels) == wanted_labels:
+            if (
+                mr.title == plan.title
+                and mr.description == plan.description
+                and sorted(mr.labels) == wanted_labels
+            ):
                 return "unchanged"
             mr.title, mr.description, mr.labels = plan.title, plan.description, wanted_labels
             mr.save()
@@ -263,10 +290,16 @@ class Forge:
         """The open issue with exactly this title among those with the labels (oldest wins)."""
 
         def fetch() -> list[Any]:
-            return list(self.project.issues.list(
-                state="opened", labels=",".join(labels), search=title, iterator=True,
-                order_by="created_at", sort="asc",
-            ))
+            return list(
+                self.project.issues.list(
+                    state="opened",
+                    labels=",".join(labels),
+                    search=title,
+                    iterator=True,
+                    order_by="created_at",
+                    sort="asc",
+                )
+            )
 
         for issue in self._call("find the dashboard issue", fetch):
             if issue.title == title:
@@ -306,13 +339,21 @@ class Forge:
 
     def _error(self, action: str, exc: Exception) -> ForgeError:
         if isinstance(exc, gitlab.exceptions.GitlabAuthenticationError):
-            return ForgeError(f"GitLab refused the token while trying to {action} (401): check {self.config.token_env}")
+            return ForgeError(
+                f"GitLab refused the token while trying to {action} (401): "
+                f"check {self.config.token_env}"
+            )
         if isinstance(exc, gitlab.exceptions.GitlabError):
             code = exc.response_code
             if code == 404 and action == "find the project":
-                return ForgeError(f"GitLab project {self.config.project!r} not found (or the token cannot see it)")
+                return ForgeError(
+                    f"GitLab project {self.config.project!r} not found (or the token cannot see it)"
+                )
             if code == 403:
-                return ForgeError(f"GitLab forbade the bot to {action} (403): the token needs the api scope and Developer role")
+                return ForgeError(
+                    f"GitLab forbade the bot to {action} (403): "
+                    "the token needs the api scope and the Developer role"
+                )
             return ForgeError(f"GitLab could not {action}: {code}: {_short(exc.error_message)}")
         if isinstance(exc, requests.exceptions.RetryError | HostRateLimited):
             return ForgeError(f"GitLab is not answering ({action}): rate-limited or overloaded")

@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import zlib
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -61,7 +61,9 @@ class HttpSettings:
     ca_bundle: str | None = None
     retries: int = 3
     backoff: float = 0.5  # seconds; doubles on each retry
-    max_retry_after: float = 30.0  # a longer Retry-After is not waited for: the host is rate-limited
+    max_retry_after: float = (
+        30.0  # a longer Retry-After is not waited for: the host is rate-limited
+    )
     max_page_bytes: int = 20 * MiB
     max_download_bytes: int = 4096 * MiB
     download_timeout: float = 1800.0  # a whole download, for hashing
@@ -92,7 +94,7 @@ class Page:
 
     def json(self) -> Any:
         try:
-            return requests.models.complexjson.loads(self.content)
+            return json.loads(self.content)
         except ValueError as exc:
             raise BadUpstreamResponse(f"{self.url}: not JSON ({exc})") from None
 
@@ -190,12 +192,16 @@ class _BoundedAdapter(HTTPAdapter):
         return response
 
 
-def _bound_body(response: requests.Response, max_bytes: int, deadline: float, stats: HttpStats) -> None:
+def _bound_body(
+    response: requests.Response, max_bytes: int, deadline: float, stats: HttpStats
+) -> None:
     """Make every read of the body (including requests-cache's) respect size and time budgets."""
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > max_bytes:
         response.close()
-        raise ResponseTooLarge(f"{response.url}: {int(length)} bytes is over the {max_bytes}-byte cap")
+        raise ResponseTooLarge(
+            f"{response.url}: {int(length)} bytes is over the {max_bytes}-byte cap"
+        )
     stream = response.raw.stream
 
     def bounded(*args: Any, **kwargs: Any) -> Iterator[bytes]:
@@ -212,7 +218,7 @@ def _bound_body(response: requests.Response, max_bytes: int, deadline: float, st
             yield chunk
 
     # requests reads bodies through raw.stream(); wrapping it bounds every consumer.
-    response.raw.stream = bounded
+    response.raw.stream = bounded  # type: ignore[method-assign]
 
 
 class Http:
@@ -257,7 +263,9 @@ class Http:
         if stored is not None:
             request_headers.update(stored.conditions())
         with self._slot(host):
-            response = self._send(self._session, url, request_headers, limit, deadline, stream=False)
+            response = self._send(
+                self._session, url, request_headers, limit, deadline, stream=False
+            )
         status = response.status_code
         if status == 304 and stored is not None:
             # The 304's own headers (GitHub's rate-limit counters, say) are the fresh ones.
@@ -283,7 +291,7 @@ class Http:
         return self.get(url, headers=headers, **kwargs).json()
 
     def ftp_listdir(self, url: str) -> list[FtpEntry]:
-        """The entries of an FTP directory (MLSD, falling back to LIST), bounded in time and size."""
+        """An FTP directory's entries (MLSD, falling back to LIST), bounded in time and size."""
         host = self._check_host(url)
         with self._slot(host):
             return ftp.listdir(url, timeout=self.settings.timeout, max_entries=FTP_MAX_ENTRIES)
@@ -401,7 +409,9 @@ class Http:
             self.block_host(urlsplit(url).hostname or "", until)
             raise RateLimited(f"{url}: 429 too many requests", reset_at=until)
         if status >= 500:
-            raise UpstreamUnavailable(f"{url}: server error {status} (after {self.settings.retries} retries)")
+            raise UpstreamUnavailable(
+                f"{url}: server error {status} (after {self.settings.retries} retries)"
+            )
         raise UpstreamError(f"{url}: HTTP {status}")
 
     def _check_host(self, url: str) -> str:
@@ -411,7 +421,9 @@ class Http:
         with self._slots_lock:
             until = self._blocked.get(host)
         if until is not None and until > time.time():
-            raise RateLimited(f"{host} is rate-limited for {until - time.time():.0f}s more", reset_at=until)
+            raise RateLimited(
+                f"{host} is rate-limited for {until - time.time():.0f}s more", reset_at=until
+            )
         return host
 
     def _slot(self, host: str) -> threading.BoundedSemaphore:
@@ -500,7 +512,12 @@ def _reason(exc: BaseException) -> str:
             break
         exc = inner
         message = str(exc) or message
-    for marker in ("timed out", "Connection refused", "Name or service not known", "Connection reset"):
+    for marker in (
+        "timed out",
+        "Connection refused",
+        "Name or service not known",
+        "Connection reset",
+    ):
         if marker in message:
             return marker.lower()
     return message[:300]

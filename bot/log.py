@@ -49,7 +49,9 @@ class Redactor:
             return self.scrub(repr(value))
         return value
 
-    def __call__(self, _logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    def __call__(
+        self, _logger: Any, _method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
         return {key: self._walk(value) for key, value in event.items()}
 
 

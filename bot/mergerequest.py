@@ -34,7 +34,11 @@ def merge_request_plan(change: RecipeChange, config: Config) -> MergeRequestPlan
         branch=branch_name(config, recipe),
         title=f"Update {recipe} to {version}",
         description=description(change),
-        commit_message=f"Update {recipe} to {version}\n\nFrom {update.old} to {version}.\n\n{trailer(recipe, version)}\n",
+        commit_message=(
+            f"Update {recipe} to {version}\n\n"
+            f"From {update.old} to {version}.\n\n"
+            f"{trailer(recipe, version)}\n"
+        ),
         edits=change.edits,
         labels=tuple(config.merge_requests.labels),
     )
@@ -65,7 +69,9 @@ def description(change: RecipeChange) -> str:
         lines += ["", "### Source hashes", ""]
         for record in change.hashes:
             name = PurePosixPath(record.url.split("?")[0]).name or record.url
-            lines.append(f"- {link(name, record.url)}: {escape(record.sha256)}, {ORIGINS[record.origin]}")
+            lines.append(
+                f"- {link(name, record.url)}: {escape(record.sha256)}, {ORIGINS[record.origin]}"
+            )
     lines += [
         "",
         "The build number was reset to 0. Review the upstream changes before merging.",

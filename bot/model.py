@@ -15,7 +15,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 RecipeFormat = Literal["conda-v0", "conda-v1", "constraints"]
@@ -61,8 +61,8 @@ class Release:
     hashes: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
-class SkipReason(str, Enum):
-    """Every reason a recipe is not updated has a name (shown in `check --json` and the dashboard)."""
+class SkipReason(StrEnum):
+    """Every reason a recipe is not updated has a name (in `check --json`, on the dashboard)."""
 
     UP_TO_DATE = "up-to-date"
     NO_RELEASES = "no-releases"
@@ -143,7 +143,7 @@ class RecipeChange:
 
 @dataclass(frozen=True)
 class MergeRequestPlan:
-    """What the forge should make true for one recipe: this branch, with these edits, under this MR."""
+    """What the forge should make true for one recipe: this branch, these edits, this MR."""
 
     recipe: str
     version: str

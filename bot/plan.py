@@ -86,35 +86,38 @@ def plan(
 def _decide(result: CheckResult, history: list[BotMergeRequest], state: ForgeState) -> Decision:
     name = result.name
     opened = next((mr for mr in reversed(history) if mr.state == "opened"), None)
-    rebase = _rebase_ticks(name, opened, state.ticks)
+    rebase = _ticked(state.ticks, ("rebase", name))
     if result.status in ("error", "skipped"):
         # Nothing is known; keep whatever exists and keep the ticks for the next run.
         return Decision(name, "none", result, opened)
     update = result.update
     if update is None:
         if opened is not None and _at_or_past(result.current, opened.version):
-            return Decision(name, "close", result, opened, why=f"{name} is already at {result.current}")
+            return Decision(
+                name, "close", result, opened, why=f"{name} is already at {result.current}"
+            )
         return Decision(name, "none", result, opened, answers=_all_ticks(name, state.ticks))
     version = update.new
     if opened is not None:
         head = state.heads.get(opened.branch)
         # With a merge request open, create and retry boxes have nothing left to ask for.
-        moot = frozenset({("create", name), ("retry", name)}) & state.ticks
-        if rebase:
+        moot = _ticked(state.ticks, ("create", name), ("retry", name))
+        if rebase or _own_box_ticked(opened):
             return Decision(name, "refresh", result, opened, answers=rebase | moot, regenerate=True)
         if head is not None and not head.bot_made:
-            return Decision(name, "edited", result, opened, why="someone else pushed to the branch", answers=moot)
+            why = "someone else pushed to the branch"
+            return Decision(name, "edited", result, opened, why=why, answers=moot)
         if opened.version == version and head is not None and head.version == version:
             return Decision(name, "keep", result, opened, answers=moot)
-        return Decision(name, "refresh", result, opened, why=f"{opened.version} -> {version}", answers=moot)
-    retry = frozenset({("retry", name)}) & state.ticks
+        why = f"{opened.version} -> {version}"
+        return Decision(name, "refresh", result, opened, why=why, answers=moot)
+    retry = _ticked(state.ticks, ("retry", name))
     rejected = _rejected(history, version)
     if rejected is not None:
         if retry:
             return Decision(name, "open", result, rejected, answers=retry, regenerate=True)
         return Decision(name, "rejected", result, rejected)
-    create = frozenset({("create", name)}) & state.ticks
-    return Decision(name, "open", result, None, answers=create)
+    return Decision(name, "open", result, None, answers=_ticked(state.ticks, ("create", name)))
 
 
 def _wait(decision: Decision, why: str) -> Decision:
@@ -129,12 +132,13 @@ def _rejected(history: list[BotMergeRequest], version: str) -> BotMergeRequest |
     return None
 
 
-def _rebase_ticks(name: str, opened: BotMergeRequest | None, ticks: frozenset[Tick]) -> frozenset[Tick]:
-    answered = frozenset({("rebase", name)}) & ticks
-    if opened is not None and REBASE_CHECK in opened.description:
-        # The merge request's own box: answered by regenerating its description (unticked).
-        answered |= {("rebase-check", name)}  # type: ignore[arg-type]
-    return answered
+def _ticked(ticks: frozenset[Tick], *wanted: Tick) -> frozenset[Tick]:
+    return frozenset(wanted) & ticks
+
+
+def _own_box_ticked(opened: BotMergeRequest) -> bool:
+    """The merge request's own regenerate box; regenerating rewrites its description unticked."""
+    return REBASE_CHECK in opened.description
 
 
 def _all_ticks(name: str, ticks: frozenset[Tick]) -> frozenset[Tick]:

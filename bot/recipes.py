@@ -50,7 +50,9 @@ def load_recipes(
     return select(entries, names)
 
 
-def _read(path: Path, relative: str, root: Path, is_constraints: bool, cache: Table | None) -> list[Entry]:
+def _read(
+    path: Path, relative: str, root: Path, is_constraints: bool, cache: Table | None
+) -> list[Entry]:
     key = None
     if cache is not None and not path.is_symlink():  # a link's meaning depends on more than bytes
         try:
@@ -79,11 +81,16 @@ def _encode(entries: Sequence[Entry]) -> bytes:
         if isinstance(entry, Unreadable):
             rows.append({"unreadable": entry.path, "error": entry.error})
         else:
-            rows.append({
-                "name": entry.name, "path": entry.path, "format": entry.format,
-                "version": entry.version, "update_check": dict(entry.update_check),
-                "sources": [[s.url, s.sha256, s.selector] for s in entry.sources],
-            })
+            rows.append(
+                {
+                    "name": entry.name,
+                    "path": entry.path,
+                    "format": entry.format,
+                    "version": entry.version,
+                    "update_check": dict(entry.update_check),
+                    "sources": [[s.url, s.sha256, s.selector] for s in entry.sources],
+                }
+            )
     return json.dumps(rows).encode()
 
 
@@ -94,7 +101,16 @@ def _decode(data: bytes) -> list[Entry]:
             entries.append(Unreadable(row["unreadable"], row["error"]))
         else:
             sources = tuple(Source(url, sha, selector) for url, sha, selector in row["sources"])
-            entries.append(Recipe(row["name"], row["path"], row["format"], row["version"], sources, row["update_check"]))
+            entries.append(
+                Recipe(
+                    row["name"],
+                    row["path"],
+                    row["format"],
+                    row["version"],
+                    sources,
+                    row["update_check"],
+                )
+            )
     return entries
 
 

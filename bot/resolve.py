@@ -44,7 +44,9 @@ def resolve(recipe: Recipe, config: Config, registry: Mapping[str, Checker]) -> 
     checker = registry[name]
     allowed = COMMON_OPTIONS | frozenset(getattr(checker, "OPTIONS", frozenset()))
     try:
-        validate_recipe_options(recipe.name, explicit, allowed, where=f"recipes.{recipe.name}", file=None)
+        validate_recipe_options(
+            recipe.name, explicit, allowed, where=f"recipes.{recipe.name}", file=None
+        )
     except ConfigError as exc:
         raise CheckerConfigError(exc.message) from None
     options = {**detected, **{k: v for k, v in explicit.items() if k not in COMMON_OPTIONS}}
@@ -75,7 +77,9 @@ def _detect(recipe: Recipe, registry: Mapping[str, Checker]) -> tuple[str, dict[
         if claimed is not None:
             return name, claimed
     urls = ", ".join(source.url for source in recipe.sources) or "no source URL"
-    raise CheckerConfigError(f"no checker recognises the source ({urls}); set extra.update_check.checker")
+    raise CheckerConfigError(
+        f"no checker recognises the source ({urls}); set extra.update_check.checker"
+    )
 
 
 def _claim(checker: Checker, recipe: Recipe) -> dict[str, Any] | None:
@@ -96,7 +100,9 @@ def checker_name_for(recipe: Recipe, config: Config, registry: Mapping[str, Chec
 
 def validate_config_recipes(config: Config, registry: Mapping[str, Checker]) -> None:
     """Check `recipes:` in the config file against the checkers, naming the key and the file."""
-    every_option = COMMON_OPTIONS.union(*(getattr(c, "OPTIONS", frozenset()) for c in registry.values()))
+    every_option = COMMON_OPTIONS.union(
+        *(getattr(c, "OPTIONS", frozenset()) for c in registry.values())
+    )
     for name, options in config.recipes.items():
         checker = options.get("checker")
         if checker is not None and checker not in registry:

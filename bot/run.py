@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -35,7 +35,7 @@ from bot.dashboard import DashboardView, Failure, Item, Tick
 from bot.errors import ConfigError, ForgeError, RecipeBotError
 from bot.gitlab import Forge, Issue
 from bot.http import Http
-from bot.mergerequest import branch_name, merge_request_plan
+from bot.mergerequest import merge_request_plan
 from bot.plan import Decision, ForgeState, plan
 from bot.recipes import load_recipes
 from bot.schedule import allowance, in_window, next_window
@@ -82,14 +82,20 @@ def run_cycle(
     started = time.monotonic()
     env = os.environ if environ is None else environ
     out = out or sys.stdout
-    clock = now or datetime.now(timezone.utc)
+    clock = now or datetime.now(UTC)
     forge = forge or _connect(config, env, dry_run=dry_run, recipes=recipes)
     summary = RunSummary()
     state, issue = _read_state(forge, config)
-    with tempfile.TemporaryDirectory(prefix="recipe-bot-") as scratch, Http(config.http_settings(env)) as http:
+    with (
+        tempfile.TemporaryDirectory(prefix="recipe-bot-") as scratch,
+        Http(config.http_settings(env)) as http,
+    ):
         root, start_sha = _recipes_root(forge, recipes, Path(scratch))
         entries = load_recipes(root, config, cache=http.store.table("recipes"))
-        results = [_guard(result) for result in sweep(entries, config, http, registry or load_registry(), now=clock)]
+        results = [
+            _guard(result)
+            for result in sweep(entries, config, http, registry or load_registry(), now=clock)
+        ]
         summary.statuses.update(result.status for result in results)
         decisions = plan(
             results,
@@ -107,12 +113,14 @@ def run_cycle(
         answered: set[Tick] = set()
         links: dict[str, tuple[int, str]] = {}
         for decision in decisions:
-            outcome = _carry_out(decision, root, start_sha, config, http, forge, dry_run, out, links, summary)
+            outcome = _carry_out(
+                decision, root, start_sha, config, http, forge, dry_run, out, links, summary
+            )
             if outcome:
                 summary.actions[outcome] += 1
                 answered |= decision.answers
         summary.requests = http.stats.snapshot()
-    view = _view(decisions, links, summary.failures, config, now or datetime.now(timezone.utc))
+    view = _view(decisions, links, summary.failures, config, now or datetime.now(UTC))
     summary.dashboard = _write_dashboard(forge, issue, view, answered, config, dry_run, out)
     summary.duration = time.monotonic() - started
     log.info(
@@ -130,12 +138,18 @@ def run_cycle(
 # --- 1 and 2: state and recipes --------------------------------------------------------------
 
 
-def _connect(config: Config, env: Mapping[str, str], *, dry_run: bool, recipes: Path | None) -> Forge | None:
+def _connect(
+    config: Config, env: Mapping[str, str], *, dry_run: bool, recipes: Path | None
+) -> Forge | None:
     token = env.get(config.gitlab.token_env)
     if not config.gitlab.url or not config.gitlab.project:
         if dry_run and recipes is not None:
             return None
-        raise ConfigError("gitlab.url and gitlab.project are needed (or --dry-run with --recipes)", key="gitlab", file=config.source)
+        raise ConfigError(
+            "gitlab.url and gitlab.project are needed (or --dry-run with --recipes)",
+            key="gitlab",
+            file=config.source,
+        )
     if not token and not dry_run:
         raise ForgeError(
             f"no GitLab token: set the {config.gitlab.token_env} environment variable "
@@ -152,13 +166,19 @@ def _read_state(forge: Forge | None, config: Config) -> tuple[ForgeState, Issue 
         return ForgeState(), None
     issue = forge.find_issue(config.dashboard.title, config.dashboard.labels)
     merge_requests = forge.bot_merge_requests(config.merge_requests.branch_prefix)
-    heads = {mr.branch: forge.branch_head(mr.branch) for mr in merge_requests if mr.state == "opened"}
+    heads = {
+        mr.branch: forge.branch_head(mr.branch) for mr in merge_requests if mr.state == "opened"
+    }
     ticks = frozenset(dashboard.parse_ticks(issue.description if issue else ""))
-    log.info("gitlab_state", merge_requests=len(merge_requests), open=len(heads), ticks=sorted(ticks))
+    log.info(
+        "gitlab_state", merge_requests=len(merge_requests), open=len(heads), ticks=sorted(ticks)
+    )
     return ForgeState(tuple(merge_requests), heads, ticks), issue
 
 
-def _recipes_root(forge: Forge | None, recipes: Path | None, scratch: Path) -> tuple[Path, str | None]:
+def _recipes_root(
+    forge: Forge | None, recipes: Path | None, scratch: Path
+) -> tuple[Path, str | None]:
     if recipes is not None:
         if not recipes.is_dir():
             raise ConfigError(f"recipes directory {str(recipes)!r} does not exist")
@@ -170,16 +190,26 @@ def _recipes_root(forge: Forge | None, recipes: Path | None, scratch: Path) -> t
 
 
 def _guard(result: CheckResult) -> CheckResult:
-    """A version or name that could not be used safely in a branch, a title or a marker is an error."""
+    """A version or name unsafe for a branch, a title or a marker is an error."""
     update = result.update
     if update is None:
         return result
     if not dashboard.SAFE_NAME.match(result.name):
-        return replace(result, status="error", decision=None, reason="unsafe-name",
-                       error="the recipe name cannot be used in a branch name")
+        return replace(
+            result,
+            status="error",
+            decision=None,
+            reason="unsafe-name",
+            error="the recipe name cannot be used in a branch name",
+        )
     if not SAFE_VERSION.match(update.new):
-        return replace(result, status="error", decision=None, reason="unsafe-version",
-                       error=f"upstream version {update.new[:60]!r} has characters recipe-bot will not write")
+        return replace(
+            result,
+            status="error",
+            decision=None,
+            reason="unsafe-version",
+            error=f"upstream version {update.new[:60]!r} has characters recipe-bot will not write",
+        )
     return result
 
 
@@ -205,7 +235,9 @@ def _carry_out(
             print(f"Would close !{existing.iid} ({decision.recipe}): {decision.why}", file=out)
         else:
             forge.close_merge_request(existing.iid, f"Closed by recipe-bot: {decision.why}.")  # type: ignore[union-attr]
-            log.info("merge_request_closed", recipe=decision.recipe, iid=existing.iid, why=decision.why)
+            log.info(
+                "merge_request_closed", recipe=decision.recipe, iid=existing.iid, why=decision.why
+            )
         return "closed"
     if decision.action == "none":
         return "answered" if decision.answers else None
@@ -216,8 +248,16 @@ def _carry_out(
     try:
         change = make_change(update, root, http, config.constraints)
     except RecipeBotError as exc:
-        summary.failures.append(Failure(decision.recipe, decision.result.checker, exc.reason, exc.message))
-        log.warning("rewrite_failed", recipe=decision.recipe, version=update.new, reason=exc.reason, error=exc.message)
+        summary.failures.append(
+            Failure(decision.recipe, decision.result.checker, exc.reason, exc.message)
+        )
+        log.warning(
+            "rewrite_failed",
+            recipe=decision.recipe,
+            version=update.new,
+            reason=exc.reason,
+            error=exc.message,
+        )
         return None
     mr_plan = merge_request_plan(change, config)
     verb = "open" if decision.action == "open" else "update"
@@ -228,15 +268,24 @@ def _carry_out(
         return f"would-{verb}"
     head = forge.branch_head(mr_plan.branch)
     if decision.regenerate or head is None or not head.bot_made or head.version != mr_plan.version:
-        forge.write_branch(mr_plan.branch, mr_plan.edits, mr_plan.commit_message, start_sha=start_sha)
-        log.info("branch_written", recipe=decision.recipe, branch=mr_plan.branch, version=mr_plan.version)
+        forge.write_branch(
+            mr_plan.branch, mr_plan.edits, mr_plan.commit_message, start_sha=start_sha
+        )
+        log.info(
+            "branch_written", recipe=decision.recipe, branch=mr_plan.branch, version=mr_plan.version
+        )
     if decision.action == "refresh" and existing is not None:
         outcome = forge.update_merge_request(existing.iid, mr_plan)
         links[decision.recipe] = (existing.iid, existing.web_url)
     else:
         iid, url, outcome = forge.create_merge_request(mr_plan)
         links[decision.recipe] = (iid, url)
-    log.info("merge_request_" + outcome, recipe=decision.recipe, version=mr_plan.version, iid=links[decision.recipe][0])
+    log.info(
+        "merge_request_" + outcome,
+        recipe=decision.recipe,
+        version=mr_plan.version,
+        iid=links[decision.recipe][0],
+    )
     return outcome
 
 
@@ -256,15 +305,29 @@ def _view(
     for decision in decisions:
         result, mr = decision.result, decision.merge_request
         version = result.latest
-        item = Item(decision.recipe, version, result.current, decision.why,
-                    mr.iid if mr else None, mr.web_url if mr else None)
+        item = Item(
+            decision.recipe,
+            version,
+            result.current,
+            decision.why,
+            mr.iid if mr else None,
+            mr.web_url if mr else None,
+        )
         if decision.recipe in links:
             iid, url = links[decision.recipe]
             item = replace(item, mr_iid=iid, mr_url=url, detail="")
         if result.status == "error":
-            errors.append(Failure(decision.recipe, result.checker, result.reason or "error", result.error or ""))
+            errors.append(
+                Failure(
+                    decision.recipe, result.checker, result.reason or "error", result.error or ""
+                )
+            )
         elif result.status == "skipped":
-            skipped.append(Failure(decision.recipe, result.checker, result.reason or "skipped", result.error or ""))
+            skipped.append(
+                Failure(
+                    decision.recipe, result.checker, result.reason or "skipped", result.error or ""
+                )
+            )
         elif result.status == "up-to-date":
             up_to_date += 1
         if decision.action == "await":
@@ -279,8 +342,14 @@ def _view(
             opened.append(replace(item, version=mr.version))
     zone = ZoneInfo(config.timezone)
     return DashboardView(
-        awaiting=awaiting, open=opened, edited=edited, rejected=rejected,
-        errors=errors, skipped=skipped, up_to_date=up_to_date, last_run=finished.astimezone(zone),
+        awaiting=awaiting,
+        open=opened,
+        edited=edited,
+        rejected=rejected,
+        errors=errors,
+        skipped=skipped,
+        up_to_date=up_to_date,
+        last_run=finished.astimezone(zone),
     )
 
 
@@ -300,7 +369,9 @@ def _write_dashboard(
         print(dashboard.render(replace(view, carried=carried)), file=out)
         return "dry-run"
     # Read again right before writing: boxes ticked while this run worked are carried over.
-    fresh = forge.read_issue(issue.iid) if issue else forge.find_issue(settings.title, settings.labels)
+    fresh = (
+        forge.read_issue(issue.iid) if issue else forge.find_issue(settings.title, settings.labels)
+    )
     carried = frozenset(dashboard.parse_ticks(fresh.description if fresh else "")) - answered
     body = dashboard.render(replace(view, carried=carried))
     if fresh is None:

@@ -24,7 +24,8 @@ def in_window(expression: str, timezone: str, now: datetime) -> bool:
 def next_window(expression: str, timezone: str, now: datetime) -> datetime:
     """The next minute inside the window, for the dashboard ("opens Sat 00:00 UTC")."""
     local = now.astimezone(ZoneInfo(timezone))
-    return croniter(expression, local).get_next(datetime)  # type: ignore[no-any-return]
+    opens: datetime = croniter(expression, local).get_next(datetime)
+    return opens
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def allowance(
     max_open: int,
     per_hour: int,
 ) -> Allowance:
-    """New merge requests allowed by `limits.open_merge_requests` and `limits.merge_requests_per_hour`.
+    """New merge requests allowed by the limits (open_merge_requests, merge_requests_per_hour).
 
     The hourly count is read from GitLab (creation times of the bot's merge requests), so it
     holds across runs and restarts without any local state.

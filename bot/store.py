@@ -26,7 +26,8 @@ class Store:
                 self._db.execute("PRAGMA synchronous=NORMAL")
             for name in TABLES:
                 self._db.execute(
-                    f"CREATE TABLE IF NOT EXISTS recipe_bot_{name} (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
+                    f"CREATE TABLE IF NOT EXISTS recipe_bot_{name} "
+                    "(key TEXT PRIMARY KEY, value BLOB NOT NULL)"
                 )
 
     def table(self, name: str) -> Table:
@@ -41,7 +42,9 @@ class Store:
 
     def put(self, table: str, key: str, value: bytes) -> None:
         with self._lock, self._db:
-            self._db.execute(f"INSERT OR REPLACE INTO {table} (key, value) VALUES (?, ?)", (key, value))
+            self._db.execute(
+                f"INSERT OR REPLACE INTO {table} (key, value) VALUES (?, ?)", (key, value)
+            )
 
     def close(self) -> None:
         with self._lock:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 import structlog
@@ -76,7 +76,7 @@ def sweep(
     on_result: Callable[[CheckResult], None] | None = None,
 ) -> list[CheckResult]:
     """Check all entries; results come back in the order of `entries`."""
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     workers = max(1, min(config.http.concurrency, len(entries)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
         futures = [
@@ -95,7 +95,9 @@ def check_entry(
     entry: Entry, config: Config, http: Http, registry: Mapping[str, Checker], *, now: datetime
 ) -> CheckResult:
     if isinstance(entry, Unreadable):
-        result = CheckResult(entry.name, entry.path, "error", reason="unreadable-recipe", error=entry.error)
+        result = CheckResult(
+            entry.name, entry.path, "error", reason="unreadable-recipe", error=entry.error
+        )
     else:
         result = _check_recipe(entry, config, http, registry, now=now)
     log.info(
@@ -112,9 +114,14 @@ def check_entry(
 
 
 def check_recipe(
-    recipe: Recipe, config: Config, http: Http, registry: Mapping[str, Checker], *, now: datetime | None = None
+    recipe: Recipe,
+    config: Config,
+    http: Http,
+    registry: Mapping[str, Checker],
+    *,
+    now: datetime | None = None,
 ) -> CheckResult:
-    return _check_recipe(recipe, config, http, registry, now=now or datetime.now(timezone.utc))
+    return _check_recipe(recipe, config, http, registry, now=now or datetime.now(UTC))
 
 
 def _check_recipe(
@@ -128,7 +135,10 @@ def _check_recipe(
     failed = replace(failed, checker=resolved.checker_name)
     if resolved.disabled:
         return replace(
-            failed, status="skipped", reason=SkipReason.DISABLED.value, error="update checks are disabled"
+            failed,
+            status="skipped",
+            reason=SkipReason.DISABLED.value,
+            error="update checks are disabled",
         )
     context = CheckContext(
         http=http,
@@ -163,7 +173,11 @@ def _check_recipe(
             reason=decision.reason.value,
         )
     return replace(
-        checked, status="skipped", latest=decision.latest, reason=decision.reason.value, error=decision.detail
+        checked,
+        status="skipped",
+        latest=decision.latest,
+        reason=decision.reason.value,
+        error=decision.detail,
     )
 
 

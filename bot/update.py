@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bot.change import make_change, write_edits
@@ -16,7 +15,7 @@ from bot.recipes import Entry, Unreadable
 from bot.resolve import resolve
 from bot.sweep import sweep
 from bot.versions import parse_version
-from checkers import load_registry
+from checkers import Checker, load_registry
 from checkers.api import CheckContext
 
 
@@ -69,7 +68,9 @@ def _forced(
     return updates, failures
 
 
-def _release(recipe: Recipe, version: str, config: Config, http: Http, registry: dict) -> Release:  # type: ignore[type-arg]
+def _release(
+    recipe: Recipe, version: str, config: Config, http: Http, registry: Mapping[str, Checker]
+) -> Release:
     """The upstream's record of `version` (published hashes, changelog), or a bare one."""
     try:
         resolved = resolve(recipe, config, registry)
@@ -80,13 +81,17 @@ def _release(recipe: Recipe, version: str, config: Config, http: Http, registry:
     wanted = parse_version(version)
     for release in releases:
         if parse_version(release.version) == wanted:
-            return Release(version, release.url, release.published, release.prerelease,
-                           release.yanked, release.changelog, release.hashes)
+            return Release(
+                version,
+                release.url,
+                release.published,
+                release.prerelease,
+                release.yanked,
+                release.changelog,
+                release.hashes,
+            )
     return Release(version)
 
 
 def _complain(message: str) -> None:
     print(f"recipe-bot: {message}", file=sys.stderr)
-
-
-

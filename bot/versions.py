@@ -32,9 +32,22 @@ from bot.model import Recipe, Release, Skip, SkipReason, Update
 _PREFIX = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+]*[-_])*?[vVrR]?(?=\d)")
 _LETTER_PATCH = re.compile(r"^(\d+(?:\.\d+)*)([a-z])$")
 _LOOSE = re.compile(r"^(\d+(?:[._]\d+)*)(.*)$")
-_PRE_WORDS = re.compile(r"(?i)(alpha|beta|preview|pre|rc|dev|snapshot|nightly|a(?=\d)|b(?=\d)|c(?=\d))(\d*)")
-_PRE_RANK = {"dev": -1, "snapshot": -1, "nightly": -1, "alpha": 0, "a": 0, "beta": 1, "b": 1,
-             "c": 2, "pre": 2, "preview": 2, "rc": 2}
+_PRE_WORDS = re.compile(
+    r"(?i)(alpha|beta|preview|pre|rc|dev|snapshot|nightly|a(?=\d)|b(?=\d)|c(?=\d))(\d*)"
+)
+_PRE_RANK = {
+    "dev": -1,
+    "snapshot": -1,
+    "nightly": -1,
+    "alpha": 0,
+    "a": 0,
+    "beta": 1,
+    "b": 1,
+    "c": 2,
+    "pre": 2,
+    "preview": 2,
+    "rc": 2,
+}
 
 
 @total_ordering
@@ -83,7 +96,9 @@ def parse_version(text: str) -> ParsedVersion | None:
     release = tuple(int(part) for part in re.split(r"[._]", match.group(1)))
     suffix = match.group(2).strip("-_.+~")
     if letter is not None:  # 1.1.1w: the letter is a patch level after 1.1.1
-        return ParsedVersion(str(text), (0, _trim(release), (0,), (0, ord(letter.group(2)) - 96), (1,)), False)
+        return ParsedVersion(
+            str(text), (0, _trim(release), (0,), (0, ord(letter.group(2)) - 96), (1,)), False
+        )
     pre = _PRE_WORDS.search(suffix) if suffix else None
     if pre is not None:
         rank = _PRE_RANK[pre.group(1).lower()]
@@ -156,13 +171,17 @@ def choose(
     """Pick the release to update `recipe` to, by the rules in this module's docstring."""
     current = parse_version(recipe.version)
     if current is None:
-        return Skip(recipe, SkipReason.CURRENT_NOT_PARSEABLE, f"cannot order version {recipe.version!r}")
+        return Skip(
+            recipe, SkipReason.CURRENT_NOT_PARSEABLE, f"cannot order version {recipe.version!r}"
+        )
     if not releases:
         return Skip(recipe, SkipReason.NO_RELEASES, "the upstream lists no releases")
     allow_pre = policy.prereleases or current.prerelease
     candidates = list(_acceptable(releases, policy, allow_pre=allow_pre, now=now))
     if not candidates:
-        return Skip(recipe, SkipReason.UP_TO_DATE, "no release passes the version policy", latest=None)
+        return Skip(
+            recipe, SkipReason.UP_TO_DATE, "no release passes the version policy", latest=None
+        )
     best_version, best = max(candidates, key=lambda pair: pair[0])
     if best_version <= current:
         return Skip(recipe, SkipReason.UP_TO_DATE, "", latest=best.version)

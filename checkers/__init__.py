@@ -14,7 +14,7 @@ from types import MappingProxyType
 import structlog
 
 from checkers import crawl, github, listing, pypi
-from checkers.api import Checker, CheckContext
+from checkers.api import CheckContext, Checker
 
 __all__ = ["BUILTIN", "DETECTION_ORDER", "CheckContext", "Checker", "load_registry"]
 
@@ -28,7 +28,7 @@ ENTRY_POINT_GROUP = "recipe_bot.checkers"
 
 
 def load_registry() -> dict[str, Checker]:
-    """The built-in checkers plus those installed packages register; a built-in name is never replaced."""
+    """The built-in checkers plus those installed packages register (never replacing one)."""
     registry: dict[str, Checker] = dict(BUILTIN)
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name in registry:

@@ -46,7 +46,7 @@ def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> l
     document = ctx.http.json(url)
     if not isinstance(document, dict) or not isinstance(document.get("releases"), dict):
         raise BadUpstreamResponse(f"{url}: not a PyPI project document (no 'releases')")
-    info = document.get("info") if isinstance(document.get("info"), dict) else {}
+    info: dict[str, Any] = document["info"] if isinstance(document.get("info"), dict) else {}
     changelog = _changelog(info)
     project_page = str(info.get("project_url") or f"{base}/project/{package}/").rstrip("/")
     found = []

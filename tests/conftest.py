@@ -21,7 +21,9 @@ class OutsideNetworkError(socket.gaierror):
 
 
 @pytest.fixture(autouse=True)
-def _no_outside_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_outside_network(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     if request.node.get_closest_marker("network"):
         yield
         return
@@ -30,7 +32,9 @@ def _no_outside_network(request: pytest.FixtureRequest, monkeypatch: pytest.Monk
     def loopback_only(host: Any, *args: Any, **kwargs: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else str(host or "")
         if name not in LOOPBACK and not name.startswith("127."):
-            raise OutsideNetworkError(socket.EAI_NONAME, f"test tried to reach {name}: no outside network in tests")
+            raise OutsideNetworkError(
+                socket.EAI_NONAME, f"test tried to reach {name}: no outside network in tests"
+            )
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", loopback_only)

@@ -33,7 +33,9 @@ def repo(tmp_path: Path, pypi: LocalHttpServer) -> Path:
     shutil.copytree(FIXTURES, root)
     config = (root / "recipe-bot.yaml").read_text()
     config = config.replace("{url: https://pypi.org}", "{url: " + pypi.base + "}")
-    config = config.replace("cache: .recipe-bot-cache.sqlite", f"cache: {tmp_path / 'cache.sqlite'}")
+    config = config.replace(
+        "cache: .recipe-bot-cache.sqlite", f"cache: {tmp_path / 'cache.sqlite'}"
+    )
     (root / "recipe-bot.yaml").write_text(config)
     return root
 
@@ -54,11 +56,13 @@ def test_list_json_follows_the_contract(repo: Path, capsys: pytest.CaptureFixtur
         "path": "python-attrs/meta.yaml",
         "format": "conda-v0",
         "version": "18.2.0",
-        "sources": [{
-            "url": "https://pypi.io/packages/source/a/attrs/attrs-18.2.0.tar.gz",
-            "sha256": rows["attrs"]["sources"][0]["sha256"],
-            "selector": None,
-        }],
+        "sources": [
+            {
+                "url": "https://pypi.io/packages/source/a/attrs/attrs-18.2.0.tar.gz",
+                "sha256": rows["attrs"]["sources"][0]["sha256"],
+                "selector": None,
+            }
+        ],
         "checker": "pypi",
         "error": None,
     }
@@ -68,7 +72,9 @@ def test_list_json_follows_the_contract(repo: Path, capsys: pytest.CaptureFixtur
     assert [s["selector"] for s in rows["ninja-bin"]["sources"]] == ["linux", "osx", "win"]
 
 
-def test_list_goes_on_past_an_unreadable_recipe(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_goes_on_past_an_unreadable_recipe(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A malformed recipe gets an error naming the cause; every other recipe is listed."""
     (repo / "broken").mkdir()
     (repo / "broken" / "meta.yaml").write_text("package:\n  name: broken\n  version: [1\n")
@@ -80,19 +86,21 @@ def test_list_goes_on_past_an_unreadable_recipe(repo: Path, capsys: pytest.Captu
 
 
 def test_check_json_for_named_recipe(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`check --json NAME` reports the contract's fields, applying the config's ignore and allowed."""
+    """`check --json NAME` reports the contract's fields, with the config's ignore and allowed."""
     code, out, _ = run(capsys, "check", str(repo), "attrs", "--json")
     assert code == 0
-    assert json.loads(out) == [{
-        "recipe": "attrs",
-        "path": "python-attrs/meta.yaml",
-        "checker": "pypi",
-        "current": "18.2.0",
-        "latest": "19.1.0",
-        "status": "outdated",
-        "changelog": "https://www.attrs.org/en/stable/changelog.html",
-        "error": None,
-    }]
+    assert json.loads(out) == [
+        {
+            "recipe": "attrs",
+            "path": "python-attrs/meta.yaml",
+            "checker": "pypi",
+            "current": "18.2.0",
+            "latest": "19.1.0",
+            "status": "outdated",
+            "changelog": "https://www.attrs.org/en/stable/changelog.html",
+            "error": None,
+        }
+    ]
 
 
 def test_check_verbose_text(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -102,7 +110,9 @@ def test_check_verbose_text(repo: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert out == "attrs 19.1.0 (18.2.0):\n  https://www.attrs.org/en/stable/changelog.html\n"
 
 
-def test_check_lists_errors_and_exits_zero(repo: Path, pypi: LocalHttpServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_lists_errors_and_exits_zero(
+    repo: Path, pypi: LocalHttpServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A failing upstream is listed on stderr with its recipe; the sweep still exits 0."""
     pypi.routes["/pypi/attrs/json"] = Reply(404, "no such project")
     code, out, err = run(capsys, "check", str(repo), "attrs")
@@ -110,7 +120,9 @@ def test_check_lists_errors_and_exits_zero(repo: Path, pypi: LocalHttpServer, ca
     assert "attrs (python-attrs/meta.yaml)" in err and "404" in err
 
 
-def test_update_with_version_rewrites_and_prints_a_diff(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_update_with_version_rewrites_and_prints_a_diff(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`update NAME --version V` uses the published hash, rewrites the file and prints the diff."""
     before = (repo / "python-attrs" / "meta.yaml").read_text()
     code, out, err = run(capsys, "update", str(repo), "attrs", "--version", "19.1.0")
@@ -120,15 +132,21 @@ def test_update_with_version_rewrites_and_prints_a_diff(repo: Path, capsys: pyte
     assert '{% set version = "19.1.0" %}' in after
     assert "3" * 64 in after  # attrs-19.1.0.tar.gz's published digest
     assert "number: 0" in after
-    changed = [line for line in out.splitlines() if line.startswith(("+", "-")) and line[:3] not in ("+++", "---")]
-    assert len(changed) == 2 * sum(a != b for a, b in zip(before.splitlines(), after.splitlines(), strict=True))
+    changed = [
+        line
+        for line in out.splitlines()
+        if line.startswith(("+", "-")) and line[:3] not in ("+++", "---")
+    ]
+    assert len(changed) == 2 * sum(
+        a != b for a, b in zip(before.splitlines(), after.splitlines(), strict=True)
+    )
 
 
 def test_update_dry_run_writes_nothing(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`update --dry-run` prints the diff and leaves the recipe alone."""
     before = (repo / "python-attrs" / "meta.yaml").read_text()
     code, out, _ = run(capsys, "update", str(repo), "attrs", "--dry-run")
-    assert code == 0 and "+{% set version = \"19.1.0\" %}" in out
+    assert code == 0 and '+{% set version = "19.1.0" %}' in out
     assert (repo / "python-attrs" / "meta.yaml").read_text() == before
 
 
@@ -137,7 +155,9 @@ def test_update_refusal_leaves_the_file_untouched(
 ) -> None:
     """A version whose files cannot be downloaded is refused with a reason; nothing is written."""
     recipe = repo / "python-attrs" / "meta.yaml"
-    recipe.write_text(recipe.read_text().replace("https://pypi.io/packages/source/a", pypi.base + "/files"))
+    recipe.write_text(
+        recipe.read_text().replace("https://pypi.io/packages/source/a", pypi.base + "/files")
+    )
     before = recipe.read_text()
     code, _, err = run(capsys, "update", str(repo), "attrs", "--version", "99.0.0")
     assert code == 1
@@ -179,13 +199,19 @@ def test_python_dash_m_bot(repo: Path) -> None:
     """`python -m bot` is the same program as `recipe-bot`."""
     done = subprocess.run(
         [sys.executable, "-m", "bot", "list", str(repo), "attrs"],
-        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parent.parent, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parent.parent,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("attrs 18.2.0  conda-v0  pypi  python-attrs/meta.yaml")
 
 
-def test_recipe_cache_rereads_changed_files_only(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_recipe_cache_rereads_changed_files_only(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A second check uses cached reads, but a recipe edited in between is read afresh."""
     run(capsys, "check", str(repo), "attrs", "--json")
     recipe = repo / "python-attrs" / "meta.yaml"

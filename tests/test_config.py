@@ -88,7 +88,9 @@ def test_no_file_gives_defaults() -> None:
         ("merge_requests: {labels: dependencies}", "merge_requests.labels", "list"),
     ],
 )
-def test_invalid_config_names_key_and_file(tmp_path: Path, text: str, key: str, message: str) -> None:
+def test_invalid_config_names_key_and_file(
+    tmp_path: Path, text: str, key: str, message: str
+) -> None:
     """Each invalid value stops with a message naming the file, the key and what is wrong."""
     path = tmp_path / "recipe-bot.yaml"
     path.write_text(text)
@@ -121,14 +123,20 @@ def test_top_level_must_be_a_mapping() -> None:
 
 def test_github_token_goes_to_the_api_host_only() -> None:
     """The GitHub token from the configured variable is attached to the API host alone."""
-    config = parse_config({"checkers": {"github": {"api_url": "https://github.example/api/v3", "token_env": "GHE_TOKEN"}}})
+    config = parse_config(
+        {
+            "checkers": {
+                "github": {"api_url": "https://github.example/api/v3", "token_env": "GHE_TOKEN"}
+            }
+        }
+    )
     settings = config.http_settings({"GHE_TOKEN": "ghp_abcdefghijklmnopqrstuvwxyz"})
     assert dict(settings.tokens) == {"github.example": "Bearer ghp_abcdefghijklmnopqrstuvwxyz"}
     assert config.http_settings({}).tokens == {}
 
 
 def test_flow_mappings_with_urls_parse_with_the_c_parser_installed(tmp_path: Path) -> None:
-    """`{url: https://...}` is valid YAML 1.2 and must load even where ruamel's C parser is installed."""
+    """`{url: https://...}` (valid YAML 1.2) loads even with ruamel's C parser installed."""
     path = tmp_path / "recipe-bot.yaml"
     path.write_text("checkers:\n  pypi:   {url: https://pypi.org}\n")
     assert load_config(path).checkers["pypi"] == {"url": "https://pypi.org"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,9 +15,29 @@ def test_every_box_kind_carries_its_marker() -> None:
     body = render(
         DashboardView(
             awaiting=[Item("attrs", "19.1.0", "18.2.0", "waiting for the schedule")],
-            open=[Item("six", "1.16.0", "1.15.0", mr_iid=3, mr_url="https://gitlab.example/p/-/merge_requests/3")],
-            edited=[Item("zlib", "1.3.1", "1.3", mr_iid=4, mr_url="https://gitlab.example/p/-/merge_requests/4")],
-            rejected=[Item("cattrs", "23.1", mr_iid=2, mr_url="https://gitlab.example/p/-/merge_requests/2")],
+            open=[
+                Item(
+                    "six",
+                    "1.16.0",
+                    "1.15.0",
+                    mr_iid=3,
+                    mr_url="https://gitlab.example/p/-/merge_requests/3",
+                )
+            ],
+            edited=[
+                Item(
+                    "zlib",
+                    "1.3.1",
+                    "1.3",
+                    mr_iid=4,
+                    mr_url="https://gitlab.example/p/-/merge_requests/4",
+                )
+            ],
+            rejected=[
+                Item(
+                    "cattrs", "23.1", mr_iid=2, mr_url="https://gitlab.example/p/-/merge_requests/2"
+                )
+            ],
         )
     )
     assert "- [ ] <!-- create=attrs -->**attrs** 18.2.0 → 19.1.0 (waiting for the schedule)" in body
@@ -29,7 +49,13 @@ def test_every_box_kind_carries_its_marker() -> None:
 
 def test_actionable_sections_come_first() -> None:
     """Boxes stand above errors and the summary, so a truncated issue keeps them."""
-    body = render(DashboardView(awaiting=[Item("attrs", "2")], errors=[Failure("x", "pypi", "not-found", "404")], up_to_date=1))
+    body = render(
+        DashboardView(
+            awaiting=[Item("attrs", "2")],
+            errors=[Failure("x", "pypi", "not-found", "404")],
+            up_to_date=1,
+        )
+    )
     assert body.index("create=attrs") < body.index("## Errors") < body.index("## Summary")
 
 
@@ -48,7 +74,10 @@ def test_parse_ticks_reads_only_ticked_marker_lines() -> None:
 def test_carried_ticks_stay_ticked() -> None:
     """A tick made during a run is rendered ticked on its box, or kept under pending requests."""
     body = render(
-        DashboardView(awaiting=[Item("attrs", "2")], carried=frozenset({("create", "attrs"), ("rebase", "gone")}))
+        DashboardView(
+            awaiting=[Item("attrs", "2")],
+            carried=frozenset({("create", "attrs"), ("rebase", "gone")}),
+        )
     )
     assert parse_ticks(body) == {("create", "attrs"), ("rebase", "gone")}
     assert "## Pending requests" in body
@@ -66,8 +95,12 @@ def test_carried_ticks_stay_ticked() -> None:
 )
 def test_upstream_text_is_inert(hostile: str) -> None:
     """Escaped upstream text cannot produce a tick, a marker, a mention, a reference or markup."""
-    body = render(DashboardView(errors=[Failure("attrs", "pypi", "bad-response", hostile)],
-                                awaiting=[Item("six", hostile, hostile)]))
+    body = render(
+        DashboardView(
+            errors=[Failure("attrs", "pypi", "bad-response", hostile)],
+            awaiting=[Item("six", hostile, hostile)],
+        )
+    )
     assert parse_ticks(body) == set()
     assert body.count("<!--") == 1  # only the create box for six
     escaped = escape(hostile)
@@ -98,6 +131,6 @@ def test_description_stays_under_gitlabs_limit() -> None:
 
 def test_last_run_time_is_shown() -> None:
     """The summary says when the last run finished."""
-    body = render(DashboardView(last_run=datetime(2026, 11, 21, 10, 0, tzinfo=timezone.utc), up_to_date=7))
+    body = render(DashboardView(last_run=datetime(2026, 11, 21, 10, 0, tzinfo=UTC), up_to_date=7))
     assert "- Up to date: 7" in body
     assert "- Last run finished: 2026-11-21 10:00 UTC" in body

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from support.servers import LocalHttpServer, Reply, Request
 
-from bot.errors import BadUpstreamResponse, RateLimited, ResponseTooLarge, UpstreamNotFound, UpstreamUnavailable
+from bot.errors import (
+    BadUpstreamResponse,
+    RateLimited,
+    ResponseTooLarge,
+    UpstreamNotFound,
+    UpstreamUnavailable,
+)
 from bot.http import Http, HttpSettings
 
 
@@ -24,7 +30,13 @@ def server() -> Iterator[LocalHttpServer]:
 
 
 def client(tmp_path: Path, **overrides: object) -> Http:
-    settings = {"cache": str(tmp_path / "cache.sqlite"), "retries": 2, "backoff": 0, "timeout": 2, **overrides}
+    settings = {
+        "cache": str(tmp_path / "cache.sqlite"),
+        "retries": 2,
+        "backoff": 0,
+        "timeout": 2,
+        **overrides,
+    }
     return Http(HttpSettings(**settings))  # type: ignore[arg-type]
 
 
@@ -146,7 +158,9 @@ def test_conditional_requests_revalidate(server: LocalHttpServer, tmp_path: Path
     assert server.requests[1].headers.get("if-none-match")
 
 
-def test_responses_without_validators_are_not_cached(server: LocalHttpServer, tmp_path: Path) -> None:
+def test_responses_without_validators_are_not_cached(
+    server: LocalHttpServer, tmp_path: Path
+) -> None:
     """Without ETag or Last-Modified every fetch goes to the server (no stale listings)."""
     server.routes["/plain"] = Reply(200, "v1")
     with client(tmp_path) as http:
@@ -216,7 +230,9 @@ def test_per_host_concurrency(server: LocalHttpServer, tmp_path: Path) -> None:
 
     server.routes["/slow*"] = slow
     with client(tmp_path, per_host=2, cache=None) as http:
-        threads = [threading.Thread(target=http.get, args=(server.url(f"/slow{i}"),)) for i in range(8)]
+        threads = [
+            threading.Thread(target=http.get, args=(server.url(f"/slow{i}"),)) for i in range(8)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.schedule import allowance, in_window, next_window
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.mark.parametrize(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.model import Recipe, Release, Skip, SkipReason, Update
 from bot.versions import Policy, choose, normalize, parse_version
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def recipe(version: str) -> Recipe:
@@ -44,7 +44,13 @@ def test_ordering(older: str, newer: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("v1.2.3", "1.2.3"), ("R_4_3_1", "4.3.1"), ("release-1_2_3", "1.2.3"), ("zstd-1.5.6", "1.5.6"), ("2.0", "2.0")],
+    [
+        ("v1.2.3", "1.2.3"),
+        ("R_4_3_1", "4.3.1"),
+        ("release-1_2_3", "1.2.3"),
+        ("zstd-1.5.6", "1.5.6"),
+        ("2.0", "2.0"),
+    ],
 )
 def test_normalize_drops_tag_decorations(text: str, expected: str) -> None:
     """Tag prefixes and underscore separators are reduced to a plain version."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -75,7 +75,7 @@ def test_releases_are_parsed_at_the_edge(http: Http, mocked: responses.RequestsM
     assert set(found) == {"18.2.0", "19.1.0", "19.2.0", "20.1.0rc1"}  # 0.1.0 has no files
     assert found["19.2.0"].yanked and not found["19.1.0"].yanked
     assert found["19.1.0"].hashes["attrs-19.1.0.tar.gz"] == "3" * 64
-    assert found["19.1.0"].published == datetime(2019, 3, 3, 13, 0, tzinfo=timezone.utc)
+    assert found["19.1.0"].published == datetime(2019, 3, 3, 13, 0, tzinfo=UTC)
     assert found["19.1.0"].changelog == "https://www.attrs.org/en/stable/changelog.html"
     assert found["19.1.0"].url == "https://pypi.org/project/attrs/19.1.0/"
 

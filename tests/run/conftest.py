@@ -22,7 +22,9 @@ def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
         server = LocalHttpServer().start()
         stack.append(server.stop)
         pypi = LocalPyPI(server)
-        files = {f"{name}/meta.yaml": recipe_text(name, version) for name, version in recipes.items()}
+        files = {
+            f"{name}/meta.yaml": recipe_text(name, version) for name, version in recipes.items()
+        }
         files["README.md"] = "# external recipes\n"
         fake = start_fake_gitlab(files=files)
         stack.append(fake.stop)

@@ -1,11 +1,10 @@
-"""`recipe-bot run` scenarios against a stateful fake GitLab (python-gitlab over HTTP) and a local PyPI."""
+"""`recipe-bot run` scenarios: python-gitlab against a stateful fake GitLab, and a local PyPI."""
 
 from __future__ import annotations
 
 import pytest
 from support.servers import Reply
-
-from support.world import DASHBOARD, SATURDAY, SUNDAY, TUESDAY, WEDNESDAY, recipe_text
+from support.world import DASHBOARD, SATURDAY, SUNDAY, TUESDAY, recipe_text
 
 from bot.config import LimitsConfig
 from bot.dashboard import parse_ticks
@@ -31,7 +30,11 @@ def test_saturday_run_opens_the_merge_request(make_world) -> None:
     world.pypi.publish("attrs", "19.1.0")
     world.run(SATURDAY)
     (mr,) = world.merge_requests()
-    assert (mr.title, mr.source_branch, mr.state) == ("Update attrs to 19.1.0", "recipe-bot/attrs", "opened")
+    assert (mr.title, mr.source_branch, mr.state) == (
+        "Update attrs to 19.1.0",
+        "recipe-bot/attrs",
+        "opened",
+    )
     assert mr.labels == ["dependencies"]
     assert MARKER.search(mr.description).groups() == ("attrs", "19.1.0")
     assert "- [ ] <!-- rebase-check -->Regenerate this merge request" in mr.description
@@ -41,7 +44,7 @@ def test_saturday_run_opens_the_merge_request(make_world) -> None:
     assert '{% set version = "19.1.0" %}' in text
     assert "number: 0" in text
     assert recipe_text("attrs", "19.1.0").replace("number: 3", "number: 0") == text
-    assert f"<!-- rebase=attrs -->" in world.dashboard().description
+    assert "<!-- rebase=attrs -->" in world.dashboard().description
 
 
 def test_two_runs_in_a_row_change_nothing_the_second_time(make_world) -> None:
@@ -129,7 +132,10 @@ def test_newer_release_updates_the_open_merge_request_in_place(make_world) -> No
     (mr,) = world.merge_requests()
     assert mr.title == "Update attrs to 19.2.0"
     assert MARKER.search(mr.description).group(2) == "19.2.0"
-    assert '{% set version = "19.2.0" %}' in world.project.repo.head("recipe-bot/attrs").files["attrs/meta.yaml"]
+    assert (
+        '{% set version = "19.2.0" %}'
+        in world.project.repo.head("recipe-bot/attrs").files["attrs/meta.yaml"]
+    )
 
 
 def test_human_push_stops_rewrites_until_the_rebase_box_is_ticked(make_world) -> None:
@@ -183,7 +189,9 @@ def test_crash_after_the_commit_converges_next_run(make_world) -> None:
     """A run killed between commit and merge request leaves one branch and, next run, one MR."""
     world = make_world({"attrs": "18.2.0"})
     world.pypi.publish("attrs", "19.1.0")
-    world.gitlab.crash_after(lambda request: request.method == "POST" and request.path.endswith("/repository/commits"))
+    world.gitlab.crash_after(
+        lambda request: request.method == "POST" and request.path.endswith("/repository/commits")
+    )
     with pytest.raises(ForgeError):
         world.run(SATURDAY)
     assert world.merge_requests() == []
@@ -199,7 +207,9 @@ def test_retried_create_that_already_exists_is_a_success(make_world) -> None:
     """A 409 for an open merge request on the branch adopts that merge request."""
     world = make_world({"attrs": "18.2.0"})
     world.pypi.publish("attrs", "19.1.0")
-    world.gitlab.crash_after(lambda request: request.method == "POST" and request.path.endswith("/merge_requests"))
+    world.gitlab.crash_after(
+        lambda request: request.method == "POST" and request.path.endswith("/merge_requests")
+    )
     with pytest.raises(ForgeError):
         world.run(SATURDAY)
     world.gitlab.down = False
@@ -238,7 +248,7 @@ def test_upstream_outage_never_closes_or_rewrites(make_world) -> None:
 
 
 def test_merge_request_is_closed_when_the_recipe_caught_up(make_world) -> None:
-    """If the target branch already has the version, the bot's merge request is obsolete and closed."""
+    """If the target branch already has the version, the bot's merge request is closed."""
     world = make_world({"attrs": "18.2.0"})
     world.pypi.publish("attrs", "19.1.0")
     world.run(SATURDAY)
@@ -258,7 +268,7 @@ def test_upstream_text_cannot_forge_markers(make_world) -> None:
 
 
 def test_dry_run_needs_no_token_and_writes_nothing(make_world, tmp_path) -> None:
-    """`run --dry-run --recipes DIR` without a token prints the plan and dashboard, writes nothing."""
+    """`run --dry-run --recipes DIR` without a token prints plan and dashboard, writes nothing."""
     world = make_world({"attrs": "18.2.0"})
     world.pypi.publish("attrs", "19.1.0")
     checkout = tmp_path / "checkout"

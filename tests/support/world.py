@@ -5,22 +5,22 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from fake_gitlab import FakeGitLab, start_fake_gitlab
-from support.servers import LocalHttpServer, json_reply
+from fake_gitlab import FakeGitLab
 
-from bot.config import Config, GitLabConfig, HttpConfig, LimitsConfig
+from bot.config import Config
 from bot.gitlab import Forge
 from bot.run import RunSummary, run_cycle
+from support.servers import LocalHttpServer, json_reply
 
-SATURDAY = datetime(2026, 11, 21, 10, 0, tzinfo=timezone.utc)
-SUNDAY = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
-TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
-WEDNESDAY = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+SATURDAY = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+SUNDAY = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+WEDNESDAY = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 PROJECT = "packaging/external-recipes"
 DASHBOARD = "Recipe Dashboard"
 
@@ -33,7 +33,7 @@ package:
   version: {{{{ version }}}}
 
 source:
-  url: https://pypi.io/packages/source/{initial}/{{{{ name }}}}/{{{{ name }}}}-{{{{ version }}}}.tar.gz
+  url: {url}
   sha256: {sha}
 
 build:
@@ -59,7 +59,9 @@ def digest(text: str) -> str:
 
 
 def recipe_text(name: str, version: str) -> str:
-    return RECIPE.format(name=name, version=version, initial=name[0], sha=digest(f"{name}-{version}"))
+    return RECIPE.format(
+        name=name, version=version, initial=name[0], sha=digest(f"{name}-{version}")
+    )
 
 
 @dataclass
@@ -71,16 +73,20 @@ class LocalPyPI:
 
     def publish(self, name: str, *versions: str) -> None:
         self.projects.setdefault(name, []).extend(versions)
-        self.server.routes[f"/pypi/{name}/json"] = lambda _request, name=name: json_reply(self.document(name))
+        self.server.routes[f"/pypi/{name}/json"] = lambda _request, name=name: json_reply(
+            self.document(name)
+        )
 
     def document(self, name: str) -> str:
         releases = {
-            version: [{
-                "filename": f"{name}-{version}.tar.gz",
-                "digests": {"sha256": digest(f"{name}-{version}")},
-                "upload_time_iso_8601": "2026-01-01T00:00:00Z",
-                "yanked": False,
-            }]
+            version: [
+                {
+                    "filename": f"{name}-{version}.tar.gz",
+                    "digests": {"sha256": digest(f"{name}-{version}")},
+                    "upload_time_iso_8601": "2026-01-01T00:00:00Z",
+                    "yanked": False,
+                }
+            ]
             for version in self.projects[name]
         }
         info = {"name": name, "project_urls": {"Changelog": f"https://example.org/{name}/changes"}}
@@ -97,13 +103,20 @@ class World:
     environ: Mapping[str, str]
     output: io.StringIO = field(default_factory=io.StringIO)
 
-    def run(self, now: datetime, *, dry_run: bool = False, recipes: Path | None = None) -> RunSummary:
+    def run(
+        self, now: datetime, *, dry_run: bool = False, recipes: Path | None = None
+    ) -> RunSummary:
         token = self.environ.get("GITLAB_TOKEN")
         # Retries without backoff keep the 503 scenarios fast; _connect is tested on its own.
         forge = Forge(self.config.gitlab, token, timeout=5, retries=2, backoff=0) if token else None
         summary = run_cycle(
-            self.config, recipes=recipes, now=now, environ=self.environ, out=self.output,
-            dry_run=dry_run, forge=forge,
+            self.config,
+            recipes=recipes,
+            now=now,
+            environ=self.environ,
+            out=self.output,
+            dry_run=dry_run,
+            forge=forge,
         )
         self.gitlab.check()
         return summary
@@ -113,7 +126,9 @@ class World:
         return self.gitlab.project
 
     def dashboard(self):  # type: ignore[no-untyped-def]
-        issues = [i for i in self.project.issues.values() if i.title == DASHBOARD and i.state == "opened"]
+        issues = [
+            i for i in self.project.issues.values() if i.title == DASHBOARD and i.state == "opened"
+        ]
         assert len(issues) == 1, f"expected one dashboard, found {len(issues)}"
         return issues[0]
 
