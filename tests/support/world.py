@@ -59,9 +59,8 @@ def digest(text: str) -> str:
 
 
 def recipe_text(name: str, version: str) -> str:
-    return RECIPE.format(
-        name=name, version=version, initial=name[0], sha=digest(f"{name}-{version}")
-    )
+    url = f"https://pypi.io/packages/source/{name[0]}/{{{{ name }}}}/{{{{ name }}}}-{{{{ version }}}}.tar.gz"
+    return RECIPE.format(name=name, version=version, url=url, sha=digest(f"{name}-{version}"))
 
 
 @dataclass
