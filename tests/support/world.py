@@ -59,7 +59,8 @@ def digest(text: str) -> str:
 
 
 def recipe_text(name: str, version: str) -> str:
-    url = f"https://pypi.io/packages/source/{name[0]}/{{{{ name }}}}/{{{{ name }}}}-{{{{ version }}}}.tar.gz"
+    file = "{{ name }}-{{ version }}.tar.gz"  # templated, as real recipes write it
+    url = f"https://pypi.io/packages/source/{name[0]}/{{{{ name }}}}/{file}"
     return RECIPE.format(name=name, version=version, url=url, sha=digest(f"{name}-{version}"))
 
 
