@@ -1,16 +1,16 @@
 """Links out of HTML pages: directory listings (Apache, nginx, lighttpd) and plain pages alike.
 
 Every autoindex flavour is, in the end, a page of `<a href>` elements with relative hrefs, so
-one parser serves them all: BeautifulSoup's html.parser (tolerant of the broken markup real
-servers emit), reading only `<a>` and `<base>`, resolving against the page's final URL.
+one parser serves them all: the standard library's html.parser (tolerant of the broken markup
+real servers emit), reading only `<a href>` and `<base href>`, resolving against the page's
+final URL.
 """
 
 from __future__ import annotations
 
 import posixpath
+from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
-
-from bs4 import BeautifulSoup, SoupStrainer
 
 from bot.errors import BadUpstreamResponse
 from bot.http import Page
@@ -21,19 +21,18 @@ _FOLLOWED_SCHEMES = ("http", "https", "ftp")
 def page_links(page: Page) -> list[str]:
     """The absolute URLs a page links to, fragments dropped, in page order, each once."""
     _require_html(page)
-    soup = BeautifulSoup(page.text, "html.parser", parse_only=SoupStrainer(["a", "base"]))
+    parser = _LinkParser()
+    parser.feed(page.text)
+    parser.close()
+    # The first <base href> applies to the whole document, links before it included.
     base = page.url
-    base_tag = soup.find("base")
-    if base_tag is not None and isinstance(href := base_tag.get("href"), str):
-        base = urljoin(page.url, href.strip())
+    if parser.base is not None and (resolved := _join(page.url, parser.base)) is not None:
+        base = resolved
     links: dict[str, None] = {}
-    for anchor in soup.find_all("a"):
-        href = anchor.get("href")
-        if not isinstance(href, str) or not href.strip() or href.startswith("#"):
-            continue
-        url = urldefrag(urljoin(base, href.strip())).url
-        if urlsplit(url).scheme in _FOLLOWED_SCHEMES:
-            links.setdefault(url)
+    for href in parser.hrefs:
+        url = _join(base, href)
+        if url is not None and urlsplit(url).scheme in _FOLLOWED_SCHEMES:
+            links.setdefault(urldefrag(url).url)
     return list(links)
 
 
@@ -49,6 +48,47 @@ def child_directory(url: str, parent: str) -> str | None:
         return None
     rest = url[len(parent) :].strip("/")
     return unquote(rest) if rest and "/" not in rest else None
+
+
+class _LinkParser(HTMLParser):
+    """The `<a href>` values of a page in order (entities decoded), and its first `<base href>`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.base: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            href = _first_href(attrs)
+            if href and not href.startswith("#"):  # `#top`: this page again
+                self.hrefs.append(href)
+        elif tag == "base" and self.base is None:
+            self.base = _first_href(attrs) or None
+
+    def parse_marked_section(self, i: int, report: bool = True) -> int:
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            # html.parser gives up on the whole page at `<![foo[`; HTML reads a bogus comment
+            # up to the next `>` (as newer Pythons do).
+            end = self.rawdata.find(">", i + 3)
+            return end + 1 if end >= 0 else -1
+
+
+def _first_href(attrs: list[tuple[str, str | None]]) -> str:
+    """The stripped href, or "": the first one counts when it is repeated, as in browsers."""
+    for name, value in attrs:
+        if name == "href":
+            return value.strip() if value else ""
+    return ""
+
+
+def _join(base: str, href: str) -> str | None:
+    try:
+        return urljoin(base, href)
+    except ValueError:  # `http://[::1/`: no URL, so no link (a browser would not follow it)
+        return None
 
 
 def _require_html(page: Page) -> None:

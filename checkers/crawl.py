@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
@@ -149,30 +149,39 @@ class _Crawl:
 
 
 class _Robots:
-    """robots.txt per origin, fetched through the shared HTTP layer (so cached and bounded)."""
+    """robots.txt per site (scheme, host, port), fetched through the shared HTTP layer.
+
+    Kept in the run's memo (`Http.memo`) when the client has one, so a site many recipes crawl
+    is asked once per run; else per crawl. Only answers are kept: a site down is asked again.
+    """
 
     def __init__(self, ctx: CheckContext) -> None:
         self.ctx = ctx
         self.agent = ctx.http.settings.user_agent
-        self.parsers: dict[str, RobotFileParser | None] = {}
+        memo = getattr(ctx.http, "memo", None)
+        self.parsers: MutableMapping[Any, RobotFileParser | None] = {} if memo is None else memo
 
     def allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        if origin not in self.parsers:
-            self.parsers[origin] = self._load(origin)
-        parser = self.parsers[origin]
+        key = ("crawl.robots", *_site(url))
+        try:
+            parser = self.parsers[key]
+        except KeyError:
+            # Two crawls of one site at once may both fetch it; the first answer stored wins.
+            parts = urlsplit(url)
+            loaded = self._load(f"{parts.scheme}://{parts.netloc}/robots.txt")
+            parser = self.parsers.setdefault(key, loaded)
+        # A parser is never changed once stored: can_fetch only reads it, so threads may share it.
         return parser is None or parser.can_fetch(self.agent, url)
 
-    def _load(self, origin: str) -> RobotFileParser | None:
+    def _load(self, url: str) -> RobotFileParser | None:
         try:
-            page = self.ctx.http.get(f"{origin}/robots.txt", max_bytes=512 * 1024)
+            page = self.ctx.http.get(url, max_bytes=512 * 1024)
         except (UpstreamUnavailable, RateLimited):
             raise
         except UpstreamNotFound:
             return None  # no robots.txt: everything is allowed
         except UpstreamError as exc:  # 401/403, garbage, too large (RFC 9309: 4xx = allowed)
-            self.ctx.log.info("robots_unreadable", url=f"{origin}/robots.txt", error=str(exc))
+            self.ctx.log.info("robots_unreadable", url=url, error=str(exc))
             return None
         parser = RobotFileParser()
         parser.parse(page.text.splitlines())
@@ -206,3 +215,14 @@ def _count(options: Mapping[str, Any], key: str, default: int, *, minimum: int) 
 def _normal(url: str) -> str:
     """One spelling per page: fragments dropped (`#top` is the same page); nothing else touched."""
     return urldefrag(url).url
+
+
+def _site(url: str) -> tuple[str, str | None, int | str | None]:
+    """(scheme, host, port) of a URL; the port the scheme implies when none is written."""
+    parts = urlsplit(url)
+    port: int | str | None
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # `:99999`: kept as written; fetching it fails with a typed error
+        port = parts.netloc.rpartition(":")[2]
+    return parts.scheme, parts.hostname, port

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,91 @@ def test_misconfigured(
     with pytest.raises(CheckerConfigError):
         run(ctx, site, **options)
     assert site.requests == []
+
+
+# --- robots.txt: once per site per run ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "robots",
+    [
+        Reply(body=ROBOTS, headers={"Content-Type": "text/plain"}),
+        Reply(404, "not found"),
+        Reply(403, "forbidden"),
+    ],
+    ids=["rules", "none (404)", "unreadable (403)"],
+)
+def test_robots_txt_once_per_site_per_run(
+    ctx: CheckContext, site: LocalHttpServer, robots: Reply
+) -> None:
+    """Crawls of one site through one Http (one run) ask for robots.txt once, whatever it said."""
+    site.routes["/robots.txt"] = robots
+    first = run(ctx, site)
+    assert run(ctx, site, url=site.url("/site/download.html")) != {}
+    assert run(ctx, site) == first
+    assert site.hits("/robots.txt") == 1
+
+
+def test_robots_txt_rules_are_kept_for_the_run(site: LocalHttpServer, tmp_path: Path) -> None:
+    """A robots.txt that forbids the crawl forbids the next one too, without being asked again."""
+    settings = HttpSettings(cache=str(tmp_path / "c.sqlite"), retries=0, user_agent="OtherBot/2.0")
+    with Http(settings) as http:
+        for _ in range(2):
+            with pytest.raises(UpstreamError, match=r"robots\.txt"):
+                run(CheckContext(http), site)
+    assert site.paths() == ["/robots.txt"]
+
+
+def test_robots_txt_again_in_the_next_run(site: LocalHttpServer, tmp_path: Path) -> None:
+    """Each run (a new Http) reads robots.txt again: a site's rules may change between runs."""
+    for _ in range(2):
+        with Http(HttpSettings(cache=str(tmp_path / "c.sqlite"), retries=0)) as http:
+            run(CheckContext(http), site, max_depth=0)
+    assert site.hits("/robots.txt") == 2
+
+
+def test_robots_txt_per_port(ctx: CheckContext, site: LocalHttpServer) -> None:
+    """Another port of the same host is another site, with a robots.txt of its own."""
+    other = LocalHttpServer().start()
+    try:
+        build_site(other)
+        other.routes["/robots.txt"] = Reply(404, "not found")
+        run(ctx, site)
+        assert "9.9" in run(ctx, other)  # its /site/private/ is not forbidden
+        run(ctx, other)
+        assert (site.hits("/robots.txt"), other.hits("/robots.txt")) == (1, 1)
+    finally:
+        other.stop()
+
+
+def test_robots_txt_of_a_site_down_is_asked_again(ctx: CheckContext, site: LocalHttpServer) -> None:
+    """A robots.txt answered with a 5xx fails the crawl and is not remembered."""
+    rules = site.routes["/robots.txt"]
+    site.routes["/robots.txt"] = Reply(503, "maintenance")
+    with pytest.raises(UpstreamUnavailable):
+        run(ctx, site)
+    asked = site.hits("/robots.txt")
+    site.routes["/robots.txt"] = rules
+    assert "9.9" not in run(ctx, site)
+    assert site.hits("/robots.txt") == asked + 1
+
+
+def test_robots_txt_per_crawl_without_a_run_memo(
+    ctx: CheckContext, site: LocalHttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An Http that offers no memo still gets robots.txt obeyed: it is then read once per crawl."""
+    monkeypatch.setattr(ctx.http, "memo", None, raising=False)
+    for _ in range(2):
+        assert "9.9" not in run(ctx, site)
+    assert site.hits("/robots.txt") == 2
+    assert not any(path.startswith("/site/private/") for path in site.paths())
+
+
+def test_concurrent_crawls_share_the_rules(ctx: CheckContext, site: LocalHttpServer) -> None:
+    """Crawls of one site on many threads at once all obey the one robots.txt they share."""
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: run(ctx, site), range(16)))
+    assert all(found == results[0] for found in results)
+    assert "9.9" not in results[0]
+    assert not any(path.startswith("/site/private/") for path in site.paths())
+    assert 1 <= site.hits("/robots.txt") <= 8  # at most one per thread racing for the first
