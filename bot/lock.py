@@ -1,0 +1,418 @@
+"""One writer per project: a run lock held in GitLab itself, so it holds across machines.
+
+The lock is a branch, `<branch_prefix>_run-lock` (a recipe name never starts with "_", so it
+cannot collide with a recipe branch), made with ONE commits-API call that creates it from the
+target branch and adds `.recipe-bot-lock.json` (who holds it, since and until when). Without
+`force`, GitLab refuses that call with 400 when the branch already exists: that refusal is the
+mutex. Releasing deletes the branch, but only while the file there still names us.
+
+A holder that died leaves its lock behind until it expires (`expires_at`, TTL 2 h by default).
+An expired lock is taken over with a compare-and-swap: a commit on the lock branch that updates
+the file with `last_commit_id` set to the stale lock's commit, which GitLab refuses if anyone
+else changed the file meanwhile, so two runs that both find a stale lock cannot both take it.
+A lock left by this very process (a run whose release failed because GitLab was down at that
+moment) is taken over the same way at once, so `recipe-bot serve` does not block itself for
+the whole TTL after one GitLab outage.
+
+    with run_lock(forge, config, wait=600):
+        ...  # read GitLab's state, write branches, merge requests and the dashboard
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import gitlab.exceptions
+import requests
+import structlog
+
+from bot.config import Config
+from bot.errors import ForgeError
+from bot.gitlab import Forge
+
+log = structlog.get_logger()
+T = TypeVar("T")
+
+LOCK_FILE = ".recipe-bot-lock.json"
+LOCK_SUFFIX = "_run-lock"
+DEFAULT_TTL = 2 * 3600.0  # seconds; a run that takes longer may lose its lock to a waiting run
+DEFAULT_POLL = 10.0  # seconds between attempts while waiting
+UNKNOWN = "unknown (no readable lock file)"
+
+# This process, and the locks it holds right now (by token). A lock naming PROCESS whose token
+# is not held here was left behind by an earlier run of this process: no one is using it.
+# Process-wide by nature, hence module state.
+PROCESS = uuid.uuid4().hex
+_held_here: set[str] = set()
+_held_here_lock = threading.Lock()
+
+
+class LockBusy(ForgeError):
+    """Another run holds the project's lock (and waiting, if asked, did not help)."""
+
+    reason = "locked"
+
+    def __init__(self, message: str, *, holder: LockInfo) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """The lock file's content; `token` tells our lock from another one by the same holder."""
+
+    holder: str
+    pid: int
+    host: str
+    acquired_at: str  # ISO 8601, UTC
+    expires_at: str
+    token: str
+    process: str = ""  # PROCESS of the holder
+
+    def abandoned_here(self) -> bool:
+        """Left behind by an earlier run of this same process (its release failed)."""
+        if self.process != PROCESS:
+            return False
+        with _held_here_lock:
+            return self.token not in _held_here
+
+    def expired(self, now: float) -> bool:
+        return _epoch(self.expires_at) <= now
+
+    def describe(self) -> str:
+        where = f" on {self.host}, pid {self.pid}" if self.host else ""
+        return f"{self.holder}{where}, since {self.acquired_at} (expires {self.expires_at})"
+
+
+@dataclass(frozen=True)
+class _Held:
+    info: LockInfo
+    file_commit: str | None  # the last commit that touched the lock file; None: no lock file
+
+
+def lock_branch(config: Config) -> str:
+    return config.merge_requests.branch_prefix + LOCK_SUFFIX
+
+
+def default_holder() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container uid without a passwd entry
+        user = "recipe-bot"
+    return f"{user}@{socket.gethostname()}"
+
+
+@contextmanager
+def run_lock(
+    forge: Forge,
+    config: Config,
+    *,
+    wait: float = 0,
+    holder: str | None = None,
+    ttl: float = DEFAULT_TTL,
+    poll: float = DEFAULT_POLL,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[None]:
+    """Hold the project's run lock for the block. Waits up to `wait` seconds for another holder,
+    polling every `poll` seconds, then raises LockBusy naming the holder; a GitLab failure
+    raises ForgeError at once (no waiting it out)."""
+    lock = _Lock(forge, config, holder or default_holder(), ttl, clock)
+    info = lock.acquire(wait=wait, poll=poll, sleep=sleep)
+    try:
+        yield
+    finally:
+        lock.release(info)
+
+
+class _Lock:
+    def __init__(
+        self, forge: Forge, config: Config, holder: str, ttl: float, clock: Callable[[], float]
+    ) -> None:
+        self.forge = forge
+        self.branch = lock_branch(config)
+        self.target = config.gitlab.target_branch
+        self.holder = holder
+        self.ttl = ttl
+        self.clock = clock
+
+    def acquire(self, *, wait: float, poll: float, sleep: Callable[[float], None]) -> LockInfo:
+        # Registered before the lock exists, so no one in this process takes it for abandoned.
+        token = uuid.uuid4().hex
+        with _held_here_lock:
+            _held_here.add(token)
+        try:
+            return self._acquire(token, wait=wait, poll=poll, sleep=sleep)
+        except BaseException:
+            with _held_here_lock:
+                _held_here.discard(token)
+            raise
+
+    def _acquire(
+        self, token: str, *, wait: float, poll: float, sleep: Callable[[float], None]
+    ) -> LockInfo:
+        deadline = self.clock() + wait
+        broken = False
+        announced = False
+        while True:
+            mine = self._new_info(token)
+            held = self._create(mine)
+            if held is None or held.info.token == mine.token:
+                # The second case: a retried request whose first attempt went through.
+                self._acquired(mine)
+                return mine
+            stale = held.info.expired(self.clock()) or held.info.abandoned_here()
+            if stale and not broken:
+                broken = True  # break a stale lock once; if someone beats us to it, it is theirs
+                if self._take_over(held, mine):
+                    self._acquired(mine)
+                    return mine
+                continue
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise LockBusy(
+                    "another recipe-bot run holds the lock on this project: "
+                    f"{held.info.describe()}; lock branch {self.branch!r} "
+                    "(delete it if that run is gone)",
+                    holder=held.info,
+                )
+            if not announced:
+                announced = True
+                log.info(
+                    "lock_waiting",
+                    branch=self.branch,
+                    holder=held.info.holder,
+                    since=held.info.acquired_at,
+                    wait=round(remaining, 1),
+                )
+            sleep(min(poll, remaining))
+
+    def release(self, mine: LockInfo) -> None:
+        """Delete the lock branch if it is still ours. Never raises: a lock left behind expires,
+        and the run's own outcome must not be hidden by a failure here."""
+        with _held_here_lock:
+            _held_here.discard(mine.token)
+        try:
+            held = self._inspect()
+            if held is None:
+                log.warning("lock_lost", branch=self.branch, why="the lock branch was deleted")
+                return
+            if held.info.token != mine.token:
+                log.warning(
+                    "lock_lost",
+                    branch=self.branch,
+                    why="taken over as stale",
+                    holder=held.info.holder,
+                    since=held.info.acquired_at,
+                )
+                return
+            self._call("delete the lock branch", self._delete_branch)
+            log.info("lock_released", branch=self.branch)
+        except ForgeError as exc:
+            log.error(
+                "lock_release_failed",
+                branch=self.branch,
+                error=exc.message,
+                expires_at=mine.expires_at,
+            )
+
+    # --- GitLab ------------------------------------------------------------------------------
+
+    def _create(self, mine: LockInfo) -> _Held | None:
+        """None when the lock branch was created for us; else what holds it now."""
+        data = {
+            "branch": self.branch,
+            "start_branch": self.target,
+            "commit_message": self._message(mine),
+            "actions": [{"action": "create", "file_path": LOCK_FILE, "content": _dump(mine)}],
+        }
+        last: ForgeError | None = None
+        for _ in range(3):
+            try:
+                self._call("create the lock branch", lambda: self._commit(data), refused=400)
+                return None
+            except _Refused as refused:
+                held = self._inspect()
+                if held is not None:
+                    return held
+                # The branch is gone: released just now, or the 400 meant something else.
+                last = refused.error
+        assert last is not None
+        raise last
+
+    def _take_over(self, stale: _Held, mine: LockInfo) -> bool:
+        """Replace an expired lock with ours, unless someone else changed it first."""
+        log.warning(
+            "lock_broken",
+            branch=self.branch,
+            holder=stale.info.holder,
+            since=stale.info.acquired_at,
+            expired=stale.info.expires_at,
+            why="left by this process" if stale.info.abandoned_here() else "expired",
+        )
+        if stale.file_commit is None:
+            # Not a lock we wrote (no lock file): nothing to compare against, so delete it.
+            with suppress(_Refused):
+                self._call("delete the stale lock branch", self._delete_branch, refused=404)
+            return False  # the next attempt creates it the ordinary way
+        data = {
+            "branch": self.branch,
+            "commit_message": self._message(mine),
+            "actions": [
+                {
+                    "action": "update",
+                    "file_path": LOCK_FILE,
+                    "content": _dump(mine),
+                    "last_commit_id": stale.file_commit,
+                }
+            ],
+        }
+        try:
+            self._call("take over the stale lock", lambda: self._commit(data), refused=400)
+        except _Refused:
+            return False  # another run took it (or released it) first
+        return True
+
+    def _inspect(self) -> _Held | None:
+        """Who holds the lock, or None when there is no lock branch."""
+        project = self.forge.project
+        try:
+            found = self._call(
+                "read the lock file",
+                lambda: project.files.get(file_path=LOCK_FILE, ref=self.branch),
+                refused=404,
+            )
+        except _Refused:
+            return self._without_file(project)
+        file_commit = str(found.last_commit_id)
+        info = _load(bytes(found.decode()).decode("utf-8", "replace"))
+        if info is None:
+            commit = self._call("read the lock commit", lambda: project.commits.get(file_commit))
+            return _Held(self._unknown(str(commit.committed_date)), file_commit)
+        return _Held(info, file_commit)
+
+    def _without_file(self, project: Any) -> _Held | None:
+        try:
+            branch = self._call(
+                "read the lock branch", lambda: project.branches.get(self.branch), refused=404
+            )
+        except _Refused:
+            return None
+        return _Held(self._unknown(str(branch.commit["committed_date"])), None)
+
+    def _commit(self, data: dict[str, Any]) -> None:
+        self.forge.project.commits.create(data)
+
+    def _delete_branch(self) -> None:
+        self.forge.project.branches.delete(self.branch)
+
+    def _call(self, action: str, function: Callable[[], T], *, refused: int | None = None) -> T:
+        try:
+            return function()
+        except ForgeError:
+            raise
+        except gitlab.exceptions.GitlabError as exc:
+            error = _forge_error(action, exc)
+            if refused is not None and exc.response_code == refused:
+                raise _Refused(error) from None
+            raise error from None
+        except requests.RequestException as exc:
+            raise ForgeError(f"GitLab is unreachable ({action}): {type(exc).__name__}") from None
+
+    # --- content -----------------------------------------------------------------------------
+
+    def _new_info(self, token: str) -> LockInfo:
+        now = self.clock()
+        return LockInfo(
+            holder=self.holder,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            acquired_at=_iso(now),
+            expires_at=_iso(now + self.ttl),
+            token=token,
+            process=PROCESS,
+        )
+
+    def _unknown(self, committed: str) -> LockInfo:
+        try:
+            since = datetime.fromisoformat(committed.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            since = self.clock()
+        return LockInfo(UNKNOWN, 0, "", _iso(since), _iso(since + self.ttl), "")
+
+    def _message(self, mine: LockInfo) -> str:
+        # [skip ci]: the lock branch is not something to build.
+        return (
+            "recipe-bot run lock [skip ci]\n\n"
+            f"Held by {mine.holder} (pid {mine.pid} on {mine.host}) until {mine.expires_at}."
+        )
+
+    def _acquired(self, mine: LockInfo) -> None:
+        log.info(
+            "lock_acquired", branch=self.branch, holder=mine.holder, expires_at=mine.expires_at
+        )
+
+
+class _Refused(Exception):
+    """GitLab answered with the status the caller expects in the ordinary course of locking."""
+
+    def __init__(self, error: ForgeError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _forge_error(action: str, exc: gitlab.exceptions.GitlabError) -> ForgeError:
+    code = exc.response_code
+    if code == 401:
+        return ForgeError(f"GitLab refused the token while trying to {action} (401)")
+    if code == 403:
+        return ForgeError(
+            f"GitLab forbade the bot to {action} (403): "
+            "the token needs the api scope and Developer role"
+        )
+    message = " ".join(str(exc.error_message).split())[:300]
+    return ForgeError(f"GitLab could not {action}: {code}: {message}")
+
+
+def _dump(info: LockInfo) -> str:
+    return json.dumps(asdict(info), indent=2) + "\n"
+
+
+def _load(text: str) -> LockInfo | None:
+    try:
+        data = json.loads(text)
+        info = LockInfo(
+            holder=str(data["holder"]),
+            pid=int(data["pid"]),
+            host=str(data["host"]),
+            acquired_at=str(data["acquired_at"]),
+            expires_at=str(data["expires_at"]),
+            token=str(data.get("token", "")),
+            process=str(data.get("process", "")),
+        )
+        _epoch(info.expires_at)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return info
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def _epoch(iso: str) -> float:
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
