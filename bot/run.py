@@ -35,6 +35,7 @@ from bot.dashboard import DashboardView, Failure, Item, Tick
 from bot.errors import ConfigError, ForgeError, RecipeBotError
 from bot.gitlab import Forge, Issue
 from bot.http import Http
+from bot.lock import run_lock
 from bot.mergerequest import merge_request_plan
 from bot.plan import Decision, ForgeState, plan
 from bot.recipes import load_recipes
@@ -57,10 +58,17 @@ class RunSummary:
     requests: Mapping[str, int] = field(default_factory=dict)
 
 
-def main(config: Config, *, recipes: Path | None, dry_run: bool, now: datetime | None) -> int:
+def main(
+    config: Config,
+    *,
+    recipes: Path | None,
+    dry_run: bool,
+    now: datetime | None,
+    lock_wait: float = 0,
+) -> int:
     """The command: 0 when the cycle completed (per-recipe errors are on the dashboard)."""
     try:
-        run_cycle(config, recipes=recipes, dry_run=dry_run, now=now)
+        run_cycle(config, recipes=recipes, dry_run=dry_run, now=now, lock_wait=lock_wait)
     except (ForgeError, ConfigError) as exc:
         log.error("run_failed", error=exc.message)
         print(f"recipe-bot: run failed: {exc.message}", file=sys.stderr)
@@ -78,12 +86,31 @@ def run_cycle(
     registry: Mapping[str, Checker] | None = None,
     environ: Mapping[str, str] | None = None,
     out: TextIO | None = None,
+    lock_wait: float = 0,
+) -> RunSummary:
+    """One cycle. A real run holds the project's run lock (bot.lock) from its first read of
+    GitLab to its last write, so two runs (a cron overlap, serve plus a manual run on another
+    machine) never both write; the second waits `lock_wait` seconds, then fails with LockBusy."""
+    env = os.environ if environ is None else environ
+    forge = forge or _connect(config, env, dry_run=dry_run, recipes=recipes)
+    if forge is None or dry_run:  # a dry run writes nothing: it never takes the lock
+        return _cycle(config, forge, recipes, dry_run, now, registry, env, out or sys.stdout)
+    with run_lock(forge, config, wait=lock_wait):
+        return _cycle(config, forge, recipes, dry_run, now, registry, env, out or sys.stdout)
+
+
+def _cycle(
+    config: Config,
+    forge: Forge | None,
+    recipes: Path | None,
+    dry_run: bool,
+    now: datetime | None,
+    registry: Mapping[str, Checker] | None,
+    env: Mapping[str, str],
+    out: TextIO,
 ) -> RunSummary:
     started = time.monotonic()
-    env = os.environ if environ is None else environ
-    out = out or sys.stdout
     clock = now or datetime.now(UTC)
-    forge = forge or _connect(config, env, dry_run=dry_run, recipes=recipes)
     summary = RunSummary()
     state, issue = _read_state(forge, config)
     with (
