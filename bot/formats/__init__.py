@@ -7,7 +7,8 @@
     render_constraints_yaml(text)             -> the generated YAML copy of a constraints file
 
 Modules: `conda_v0`, `conda_v1`, `constraints` (one per format); `jinja` (the sandbox),
-`selectors`, `yamlio`, `lines` (reading helpers); `edits`, `urls`, `rewrite` (the rewrite).
+`linewise` (rendering a meta.yaml line by line), `selectors`, `yamlio`, `lines` (reading
+helpers); `edits`, `urls`, `rewrite` (the rewrite).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """conda-build `meta.yaml`: Jinja over YAML, with `# [selector]` lines.
 
 Reading, per platform in `selectors.PLATFORMS`: blank the lines whose selector is false (as
-conda-build does before Jinja), render in the sandbox, parse the YAML, collect the top-level
-sources. The platforms' sources are merged; each remembers its selector (the one on its URL
-line, else the one on the line that sets its hash) and the line its URL is written on, found
-by rendering the `source:` block's lines one by one with the template's variables.
+conda-build does before Jinja), render in the sandbox (line by line when no Jinja statement
+spans lines, see `linewise`; else as a whole), parse the YAML, collect the top-level sources.
+The platforms' sources are merged; each remembers its selector (the one on its URL line, else
+the one on the line that sets its hash) and the line its URL is written on, found by rendering
+the `source:` block's lines one by one with the template's variables.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import Template
-from jinja2.sandbox import SandboxedEnvironment
-
-from bot.formats import jinja, lines, selectors, yamlio
+from bot.formats import jinja, lines, linewise, selectors, yamlio
 from bot.formats.base import FormatError, Parsed, SourceSite
 
 CHECKSUMS = ("sha256", "md5", "sha1")
@@ -28,22 +26,23 @@ SET_STATEMENT = re.compile(r"\{%-?\s*set\s+(?P<name>\w+)\s*=\s*(?P<expr>.*?)\s*-
 def parse(text: str) -> Parsed:
     """Read a meta.yaml's name, version, sources (all platforms) and `extra: update_check`."""
     text_lines = lines.contents(text)
-    environment = jinja.make_environment("conda-v0")
-    selector = selectors.Selector(environment, text_lines)
+    sandbox = jinja.sandbox("conda-v0")
+    recipe_globals = sandbox.recipe_globals()
+    selector = selectors.Selector(sandbox, text_lines)
+    by_line = linewise.Lines.compile(text_lines)
     source_lines = [index for span in lines.block_ranges(text_lines, "source") for index in span]
-    # Platforms often select the same lines and render the same text: compile and parse once.
-    compiled: dict[str, Template] = {}
+    # Platforms often select the same lines and render the same text: parse it once.
     loaded: dict[str, Any] = {}
-    line_templates: dict[str, Template | None] = {}
     found: dict[SourceSite, tuple[int, int, int]] = {}  # -> (url line, platform, position)
     first: Any = None
     for position, platform in enumerate(selectors.PLATFORMS):
-        variables = selectors.namespace(platform)
+        variables = {**recipe_globals, **selectors.namespace(platform)}
         kept = selector.select(variables)
-        source = "\n".join(kept)
-        if source not in compiled:
-            compiled[source] = jinja.compile_template(environment, source)
-        output, exported = jinja.render_template(compiled[source], variables)
+        if by_line is not None:
+            output, exported = by_line.render(kept, variables)
+        else:
+            template = sandbox.text_template("\n".join(kept))
+            output, exported = jinja.render_template(template, variables)
         if output not in loaded:
             loaded[output] = yamlio.load(output)
         data = loaded[output]
@@ -56,7 +55,7 @@ def parse(text: str) -> Parsed:
         if first is None:
             first = data
         scope = {**variables, **exported}
-        locate = _Locator(environment, kept, source_lines, scope, selector, line_templates)
+        locate = _Locator(sandbox, kept, source_lines, scope, selector)
         for number, entry in enumerate(_entries(data.get("source"))):
             site = _site(entry, locate)
             if site is not None:
@@ -129,18 +128,17 @@ class _Locator:
 
     def __init__(
         self,
-        environment: SandboxedEnvironment,
+        sandbox: jinja.Sandbox,
         kept: list[str],
         source_lines: list[int],
         scope: Mapping[str, Any],
         selector: selectors.Selector,
-        templates: dict[str, Template | None],
     ) -> None:
-        self._templates = templates
-        self._environment = environment
+        self._sandbox = sandbox
         self._kept = kept
         self._source_lines = source_lines
         self._scope = scope
+        self._parent = {**sandbox.environment.globals, **scope}  # what a template sees
         self.selector = selector
 
     def url_line(self, url: str) -> int | None:
@@ -154,12 +152,13 @@ class _Locator:
         return None
 
     def _render(self, text: str) -> str | None:
+        if not jinja.has_markup(text):
+            return text  # what Jinja would render it to, without compiling it
+        piece = linewise.line(text)  # mostly shared by every recipe: no compiling
         try:
-            if text not in self._templates:
-                self._templates[text] = None
-                self._templates[text] = jinja.compile_template(self._environment, text)
-            template = self._templates[text]
-            return jinja.render_template(template, self._scope)[0] if template else None
+            if piece is not None:
+                return piece.render(self._parent, 0)[0]
+            return jinja.render_string(self._sandbox, text, self._scope)
         except FormatError:
             return None  # part of a multi-line Jinja statement: cannot hold the URL alone
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2.sandbox import SandboxedEnvironment
-
 from bot.formats import jinja, lines, selectors, yamlio
 from bot.formats.base import FormatError, Parsed, SourceSite
 
@@ -21,13 +19,13 @@ CHECKSUMS = ("sha256", "md5")
 
 
 class _Renderer:
-    def __init__(self, environment: SandboxedEnvironment, scope: dict[str, Any]) -> None:
-        self.environment = environment
+    def __init__(self, sandbox: jinja.Sandbox, scope: dict[str, Any]) -> None:
+        self.sandbox = sandbox
         self.scope = scope
 
     def value(self, raw: Any, what: str) -> Any:
         if isinstance(raw, str) and "${{" in raw:
-            rendered = jinja.render_string(self.environment, raw, self.scope)
+            rendered = jinja.render_string(self.sandbox, raw, self.scope)
             undefined = jinja.undefined_in(rendered)
             if undefined is not None:
                 raise FormatError(f"{what} uses the undefined variable {undefined!r}")
@@ -44,8 +42,7 @@ def parse(text: str) -> Parsed:
     data = yamlio.load(text, positions=True)
     if not isinstance(data, dict):
         raise FormatError("the recipe is not a YAML mapping")
-    environment = jinja.make_environment("conda-v1")
-    render = _Renderer(environment, selectors.namespace("linux-64"))
+    render = _Renderer(jinja.sandbox("conda-v1"), selectors.namespace("linux-64"))
     context = data.get("context") or {}
     if not isinstance(context, dict):
         raise FormatError("context: must be a mapping")

@@ -10,29 +10,46 @@ Undefined variables render as a marker instead of failing at once: real recipes 
 that only conda-build's variant config defines (`{{ mpi }}`, `{{ blas_impl }}`) in parts we never
 read. The callers check the values that matter (name, version, URLs, hashes) for the marker and
 report the undefined name, which is StrictUndefined where it counts.
+
+Compiling was half of what reading a recipe cost, so each dialect has one `Sandbox`, shared by
+every recipe read in the process, that compiles each distinct text once (bounded LRUs): the
+values and selectors recipes share (`{{ compiler('c') }}`, `{{ name[0] }}`, `# [unix]`) compile
+once per process. Nothing recipe-specific is kept there: a template is compiled from its text
+alone, each render gets a fresh context, and the conda-build globals a recipe could change
+(`environ`, `os`, `datetime`: plain dicts) are made fresh for each recipe
+(`Sandbox.recipe_globals`) instead of living on the shared environment.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
+import keyword
 import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from jinja2 import Template, TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.formats.base import FormatError
 
 Dialect = Literal["conda-v0", "conda-v1"]
 
-_MAX_OUTPUT = 2 * 1024 * 1024  # characters a recipe may render to (twice the file size cap)
+MAX_OUTPUT = 2 * 1024 * 1024  # characters a recipe may render to (twice the file size cap)
+TOO_LARGE = "the template renders to more than 2 MiB"
 _MAX_SIZE = 100_000  # largest repeat count / exponent / numeric call argument
 
 _MARKER = re.compile(r"UNDEFINED-JINJA-VARIABLE-([\w.]*)-")
+
+# Compiled texts kept per dialect: `{{ }}` values, lines and selectors (a few KB each; a
+# recipes repository has some hundreds), and whole recipe texts.
+_KEPT = 1024
+_TEXTS_KEPT = 64
+_T = TypeVar("_T")
 
 
 class _MarkedUndefined(Undefined):
@@ -151,8 +168,108 @@ def _version_to_buildstring(value: Any) -> str:
     return "".join(str(value).split(".")[:2])
 
 
+class Sandbox:
+    """One dialect's sandboxed environment and its compiled templates, shared by all recipes."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.environment = make_environment(dialect)
+        # Failures are remembered too (as their message): `_Locator` tries lines that are
+        # part of a multi-line statement and cannot compile alone on every read.
+        self._templates = functools.lru_cache(maxsize=_KEPT)(self._compile_template)
+        self._expressions = functools.lru_cache(maxsize=_KEPT)(self._compile_expression)
+        # Whole recipes (those that do not render line by line): a text is seldom read twice,
+        # but its platforms often select the same lines.
+        self._texts = functools.lru_cache(maxsize=_TEXTS_KEPT)(self._compile_template)
+
+    def template(self, source: str) -> Template:
+        """The compiled template of a value or line; FormatError when it does not compile."""
+        return _compiled(self._templates(source))
+
+    def text_template(self, source: str) -> Template:
+        """The compiled template of a whole recipe text; FormatError when it does not compile."""
+        return _compiled(self._texts(source))
+
+    def expression(self, source: str) -> Callable[..., Any]:
+        """A compiled selector or `if:` expression, e.g. `linux and py>=38`."""
+        return _compiled(self._expressions(source))
+
+    def recipe_globals(self) -> dict[str, Any]:
+        """The globals a template can change (`{% do environ.update(...) %}`), fresh per recipe.
+
+        Pass them with the variables of every render and selector of one recipe, so that recipe
+        sees its own changes, as it did with an environment of its own, and no other recipe does.
+        """
+        if self.dialect != "conda-v0":
+            return {}
+        return {
+            "environ": {},
+            "os": {
+                "environ": {},
+                "sep": "/",
+                "pathsep": ":",
+                "path": {"join": posixpath.join, "basename": posixpath.basename},
+            },
+            "datetime": {
+                "datetime": datetime.datetime,
+                "date": datetime.date,
+                "timedelta": datetime.timedelta,
+            },
+        }
+
+    def _compile_template(self, source: str) -> Template | str:
+        try:
+            return self.environment.from_string(source)
+        except Exception as error:
+            return describe(error)
+
+    def _compile_expression(self, source: str) -> Callable[..., Any] | str:
+        name = source.strip()
+        if _NAME.fullmatch(name) and not keyword.iskeyword(name) and name.lower() not in _LITERALS:
+            return _Lookup(self.environment, name)  # `# [win]`: most selectors are one name
+        try:
+            return self.environment.compile_expression(source, undefined_to_none=False)
+        except Exception as error:
+            return describe(error)
+
+
+def _compiled(compiled: _T | str) -> _T:
+    if isinstance(compiled, str):
+        raise FormatError(compiled)
+    return compiled
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Names Jinja reads as literals, or gives a meaning of its own (`self` is the template).
+_LITERALS = frozenset({"true", "false", "none", "self", "loop", "caller", "varargs", "kwargs"})
+
+
+class _Lookup:
+    """A selector that is one name: what Jinja's compiled expression returns, without a context."""
+
+    def __init__(self, environment: SandboxedEnvironment, name: str) -> None:
+        self._environment = environment
+        self._name = name
+
+    def __call__(self, **variables: Any) -> Any:
+        if self._name in variables:
+            return variables[self._name]
+        if self._name in self._environment.globals:
+            return self._environment.globals[self._name]
+        return self._environment.undefined(name=self._name)
+
+
+@functools.cache
+def sandbox(dialect: Dialect) -> Sandbox:
+    """The process's shared sandbox for `dialect`."""
+    return Sandbox(dialect)
+
+
 def make_environment(dialect: Dialect) -> SandboxedEnvironment:
-    """A fresh sandbox for one recipe: conda-build's `{{ }}`, or rattler-build's `${{ }}`."""
+    """A sandbox for `dialect`: conda-build's `{{ }}`, or rattler-build's `${{ }}`.
+
+    Its globals hold nothing a template can change: see `Sandbox.recipe_globals`.
+    """
     if dialect == "conda-v0":
         environment = _RecipeSandbox(
             undefined=_MarkedUndefined,
@@ -198,73 +315,43 @@ def _stubs(environment: SandboxedEnvironment, dialect: Dialect) -> dict[str, Any
     }
     if dialect == "conda-v0":
         stubs.update(
-            environ={},
-            os={
-                "environ": {},
-                "sep": "/",
-                "pathsep": ":",
-                "path": {"join": posixpath.join, "basename": posixpath.basename},
-            },
             load_setup_py_data=lambda *a, **k: _NoData(environment, "load_setup_py_data"),
             load_file_data=lambda *a, **k: _NoData(environment, "load_file_data"),
             load_file_regex=lambda *a, **k: None,
-            datetime={
-                "datetime": datetime.datetime,
-                "date": datetime.date,
-                "timedelta": datetime.timedelta,
-            },
         )
     else:
         stubs.update(env=_Env(), match=lambda *a, **k: False)
     return stubs
 
 
-def compile_template(environment: SandboxedEnvironment, source: str) -> Template:
-    """Compile a template once, to render it for several platforms."""
-    try:
-        return environment.from_string(source)
-    except Exception as error:
-        raise FormatError(describe(error)) from error
-
-
 def render_template(template: Template, variables: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """Render a compiled template; returns the text and its top-level `{% set %}` variables."""
+    context = template.new_context(dict(variables))
+    return render_context(template, context), context.get_exported()
+
+
+def render_context(template: Template, context: Context, size: int = 0) -> str:
+    """Render a compiled template into `context` (whose `vars` then hold what it `set`).
+
+    `size`: what the recipe rendered to before this template, for the cap on the whole recipe.
+    """
     try:
-        context = template.new_context(dict(variables))
         pieces = []
-        size = 0
         for piece in template.root_render_func(context):
             size += len(piece)
-            if size > _MAX_OUTPUT:
-                raise FormatError("the template renders to more than 2 MiB")
+            if size > MAX_OUTPUT:
+                raise FormatError(TOO_LARGE)
             pieces.append(piece)
-        return "".join(pieces), context.get_exported()
+        return "".join(pieces)
     except FormatError:
         raise
     except Exception as error:
         raise FormatError(describe(error)) from error
 
 
-def render(
-    environment: SandboxedEnvironment, source: str, variables: Mapping[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    """Render a whole template; returns the text and its top-level `{% set %}` variables."""
-    return render_template(compile_template(environment, source), variables)
-
-
-def render_string(
-    environment: SandboxedEnvironment, source: str, variables: Mapping[str, Any]
-) -> str:
+def render_string(sandbox: Sandbox, source: str, variables: Mapping[str, Any]) -> str:
     """Render one small template (a line, a YAML value) with the given variables."""
-    return render(environment, source, variables)[0]
-
-
-def compile_expression(environment: SandboxedEnvironment, expression: str) -> Callable[..., Any]:
-    """Compile a selector or `if:` expression, e.g. `linux and py>=38`."""
-    try:
-        return environment.compile_expression(expression, undefined_to_none=False)
-    except Exception as error:
-        raise FormatError(describe(error)) from error
+    return render_template(sandbox.template(source), variables)[0]
 
 
 def describe(error: BaseException) -> str:
@@ -282,6 +369,12 @@ def describe(error: BaseException) -> str:
     if isinstance(error, TemplateError):
         return f"Jinja error: {error.message}"
     return f"Jinja error: {type(error).__name__}: {error}"
+
+
+def has_markup(text: str) -> bool:
+    """Whether Jinja would change `text` (conda-v0 syntax): plain text renders as itself."""
+    # Jinja turns "\r" into "\n" in plain text; recipes are read with "\n" line endings.
+    return "{{" in text or "{%" in text or "{#" in text or "\r" in text
 
 
 def undefined_in(value: str) -> str | None:

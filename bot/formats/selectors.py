@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from jinja2.sandbox import SandboxedEnvironment
-
 from bot.formats import jinja, lines
 from bot.formats.base import FormatError
 
@@ -64,14 +62,14 @@ def namespace(platform: str) -> dict[str, Any]:
 class Selector:
     """Evaluates the selectors of one text on any platform, compiling each expression once."""
 
-    def __init__(self, environment: SandboxedEnvironment, text_lines: list[str]) -> None:
+    def __init__(self, sandbox: jinja.Sandbox, text_lines: list[str]) -> None:
         self._lines = text_lines
         self._selectors = [lines.split_selector(content)[1] for content in text_lines]
         self._compiled: dict[str, Callable[..., Any]] = {}
         for number, selector in enumerate(self._selectors, start=1):
             if selector is not None and selector not in self._compiled:
                 try:
-                    self._compiled[selector] = jinja.compile_expression(environment, selector)
+                    self._compiled[selector] = sandbox.expression(selector)
                 except FormatError as error:
                     raise FormatError(f"line {number}: selector [{selector}]: {error}") from None
 

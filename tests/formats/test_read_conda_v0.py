@@ -231,3 +231,45 @@ build:
         (["osx", "64.tar.gz"], "osx"),
         (["osx", "arm64.tar.gz"], "osx"),
     ]
+
+
+SHARED_LINES = """\
+{{% set name = "{name}" %}}
+{{% set version = "{version}" %}}
+package:
+  name: {{{{ name|lower }}}}
+  version: {{{{ version }}}}
+source:
+  url: https://example.org/{{{{ name[0] }}}}/{{{{ name }}}}-{{{{ version }}}}.tar.gz
+{block}"""
+
+
+@pytest.mark.parametrize("block", ["", "{% if win %}\nbuild: {skip: true}\n{% endif %}\n"])
+def test_recipes_sharing_their_jinja_lines_read_their_own_values(
+    tmp_path: Path, block: str
+) -> None:
+    """Compiled lines are shared by every recipe, the values they render never are."""
+    texts = {
+        "one": SHARED_LINES.format(name="Alpha", version="1.0", block=block),
+        "two": SHARED_LINES.format(name="Beta", version="2.0", block=block),
+    }
+
+    read = [(_recipe(tmp_path, texts[folder], folder), folder) for folder in ("one", "two", "one")]
+
+    assert [(recipe.name, recipe.version, recipe.sources[0].url) for recipe, _ in read] == [
+        ("alpha", "1.0", "https://example.org/A/Alpha-1.0.tar.gz"),
+        ("beta", "2.0", "https://example.org/B/Beta-2.0.tar.gz"),
+        ("alpha", "1.0", "https://example.org/A/Alpha-1.0.tar.gz"),
+    ]
+
+
+def test_a_variable_one_recipe_sets_is_undefined_in_the_next(tmp_path: Path) -> None:
+    """`{% set mirror %}` in one recipe does not define `mirror` for the recipe read after it."""
+    url = "source: {url: '{{ mirror }}/foo-1.tar.gz'}\n"
+    first = _recipe(
+        tmp_path, "{% set mirror = 'https://a.org' %}\npackage: {name: foo, version: 1}\n" + url
+    )
+
+    assert first.sources[0].url == "https://a.org/foo-1.tar.gz"
+    with pytest.raises(RecipeError, match=r"source url uses the undefined Jinja variable 'mirror'"):
+        _recipe(tmp_path, "package: {name: foo, version: 1}\n" + url, "other")

@@ -87,3 +87,25 @@ def test_rewrite_refuses_a_recipe_that_does_not_render(tmp_path: Path) -> None:
 
     with pytest.raises(RewriteRefused, match=r"cannot read the recipe: .*sandbox"):
         rewrite(text, "2.0", lambda url: "0" * 64)
+
+
+@pytest.mark.parametrize("block", ["", "{% if true %}\n{% endif %}\n"])
+def test_a_recipe_cannot_change_what_the_next_recipe_sees(tmp_path: Path, block: str) -> None:
+    """The sandbox is shared: a recipe changing `environ` changes it for itself, not for others."""
+    recipe = (
+        "{% set version = environ.get('V', '1.0') ~ os.environ.get('V', '') %}\n"
+        "package: {name: x, version: '{{ version }}'}\n"
+        "source: {url: 'https://example.org/x-{{ version }}.tar.gz'}\n"
+    )
+    changer = tmp_path / "changer" / "meta.yaml"
+    reader = tmp_path / "reader" / "meta.yaml"
+    for path in (changer, reader):
+        path.parent.mkdir()
+    changer.write_text(
+        "{% do environ.update({'V': '6'}) %}{% do os.environ.update({'V': '.6'}) %}\n"
+        "{% do datetime.update({'datetime': None}) %}\n" + block + recipe
+    )
+    reader.write_text("{% set year = datetime.datetime(2018, 1, 1).year %}\n" + recipe)
+
+    assert read_recipe(changer).version == "6.6"
+    assert read_recipe(reader).version == "1.0"
