@@ -1,0 +1,33 @@
+"""Run nvchecker's own command line on a config file, timed, in a process of its own.
+
+    python -m bench.nvchecker_run CONFIG LOG  ->  one JSON line: check_s, rss_start_mb, rss_peak_mb
+
+Separate from bench.sweep_bench so that nvchecker's memory figure holds nvchecker only, not
+recipe-bot's imports.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench.measure import peak_rss_mb, rss_mb
+
+
+def main(config_file: Path, log_file: Path) -> None:
+    start_mb = rss_mb()
+    from nvchecker import __main__ as nvchecker_main
+
+    with log_file.open("w") as log:
+        sys.argv = ["nvchecker", "-c", str(config_file), "--logger", "json",
+                    "--json-log-fd", str(log.fileno())]  # fmt: skip
+        started = time.perf_counter()
+        nvchecker_main.main()  # its imports are done: this is the run itself
+        seconds = time.perf_counter() - started
+    print(json.dumps({"check_s": seconds, "rss_start_mb": start_mb, "rss_peak_mb": peak_rss_mb()}))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))

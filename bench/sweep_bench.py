@@ -1,0 +1,441 @@
+"""Benchmark a whole sweep: N generated recipes, their upstreams on 127.0.0.1 with latency.
+
+    generate N recipes and their upstreams (bench.corpus), serve them (bench.upstream)
+    -> cold sweep: a fresh cache; check every recipe, then rewrite and hash every outdated one
+    -> warm sweep: the same cache; every page must come back 304 and no file be downloaded again
+    -> the listing and the crawl recipes alone, checked by recipe-bot and by nvchecker
+
+Each measured run is a child process (`--worker JOB`): its peak RSS is its own, and the server,
+which stays in this process, does not compete for its GIL. Every answer is checked against what
+the generator planned, and each tool's counters against the server's: a benchmark that gets
+answers wrong measures nothing.
+
+    python bench/sweep_bench.py [--recipes 2000] [--latency 0.05] [--concurrency 16]
+                                [--skip-nvchecker] [--json FILE] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+if not __package__:  # `python bench/sweep_bench.py` from a checkout: find `bench` and `bot`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.corpus import GITHUB_API_PATH, PYPI_PATH, Planned, generate, nvchecker_entry, save_plan
+from bench.measure import peak_rss_mb, rss_mb
+from bench.upstream import Upstream
+from bot import log as logs
+from bot.change import make_change
+from bot.config import Config, HttpConfig
+from bot.errors import RecipeBotError
+from bot.http import Http
+from bot.model import Update
+from bot.recipes import load_recipes
+from bot.sweep import CheckResult, sweep
+from checkers import load_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_COLD_SECONDS = 30.0
+TARGET_WARM_SHARE = 0.25
+TARGET_PEAK_MB = 300.0
+NVCHECKER_KINDS = ("listing", "crawl")  # what nvchecker can be pointed at offline
+
+
+@dataclass
+class SweepFigures:
+    """One recipe-bot sweep, as measured inside its process."""
+
+    load_s: float = 0.0
+    check_s: float = 0.0
+    hash_s: float = 0.0  # rewriting the outdated recipes, downloading and hashing their files
+    requests: int = 0  # the HTTP layer's own counters
+    not_modified: int = 0
+    bytes: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # the first few, to say what went wrong
+    hashes: dict[str, int] = field(default_factory=dict)  # by origin: downloaded, cached, published
+    hash_errors: list[str] = field(default_factory=list)
+    outcomes: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # status, latest
+    rss_start_mb: float = 0.0  # after the imports
+    rss_peak_mb: float = 0.0
+    server: dict[str, int] = field(default_factory=dict)  # what the server saw meanwhile
+
+    @property
+    def wall_s(self) -> float:
+        return self.load_s + self.check_s + self.hash_s
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> SweepFigures:
+        outcomes = {name: (status, latest) for name, (status, latest) in raw["outcomes"].items()}
+        return cls(**{**raw, "outcomes": outcomes})
+
+
+def bench_config(base: str, concurrency: int, cache: Path | None) -> Config:
+    """The bot's settings for the benchmark: its PyPI and GitHub pointed at the local server.
+
+    `per_host` equals `concurrency` because every upstream here is one host, 127.0.0.1; a real
+    sweep spreads over many hosts (pypi.org, api.github.com, each listing's server), and the
+    default `per_host: 4` would make this benchmark measure one host's cap instead of the bot.
+    """
+    return Config(
+        checkers={"pypi": {"url": base + PYPI_PATH}, "github": {"api_url": base + GITHUB_API_PATH}},
+        http=HttpConfig(
+            concurrency=concurrency, per_host=concurrency, cache=str(cache) if cache else None
+        ),
+    )
+
+
+# --- measured in the worker process -------------------------------------------------------
+
+
+def measure_sweep(root: Path, config: Config, *, rewrite: bool = True) -> SweepFigures:
+    """Load, check and (when `rewrite`) rewrite and hash every outdated recipe, timing each."""
+    figures = SweepFigures()
+    with Http(config.http_settings({})) as http:
+        started = time.perf_counter()
+        entries = load_recipes(root, config, cache=http.store.table("recipes"))
+        figures.load_s = time.perf_counter() - started
+        started = time.perf_counter()
+        results = sweep(entries, config, http, load_registry())
+        figures.check_s = time.perf_counter() - started
+        if rewrite:
+            started = time.perf_counter()
+            _rewrite_all(results, root, http, config.http.concurrency, figures)
+            figures.hash_s = time.perf_counter() - started
+        stats = http.stats.snapshot()
+    figures.requests = stats["requests"]
+    figures.not_modified = stats["not_modified"]
+    figures.bytes = stats["bytes"]
+    figures.statuses = dict(Counter(result.status for result in results))
+    figures.errors = [f"{r.name}: {r.error}" for r in results if r.status == "error"][:5]
+    figures.outcomes = {result.name: (result.status, result.latest) for result in results}
+    return figures
+
+
+def _rewrite_all(
+    results: Sequence[CheckResult], root: Path, http: Http, concurrency: int, figures: SweepFigures
+) -> None:
+    """What a run does for each outdated recipe: its new text, with a hash for each new source.
+
+    On a thread pool like the checks: the first run over a repository has many updates at once.
+    """
+    updates = [result.update for result in results if result.update is not None]
+    origins: Counter[str] = Counter()
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        for outcome in pool.map(lambda update: _rewrite_one(update, root, http), updates):
+            if isinstance(outcome, str):
+                figures.hash_errors.append(outcome)
+            else:
+                origins.update(outcome)
+    figures.hashes = dict(origins)
+
+
+def _rewrite_one(update: Update, root: Path, http: Http) -> list[str] | str:
+    """The origin of each hash the rewrite used, or what went wrong."""
+    try:
+        change = make_change(update, root, http)
+    except RecipeBotError as exc:
+        return f"{update.recipe.name}: {exc.message}"
+    return [record.origin for record in change.hashes]
+
+
+def worker(job_file: Path) -> None:
+    """Run one recipe-bot sweep and print its figures as one JSON line."""
+    job = json.loads(job_file.read_text())
+    start_mb = rss_mb()
+    with open(job["log"], "w") as log:
+        # As the CLI logs when stderr is no terminal: a JSON line per recipe, which costs.
+        logs.configure(level="INFO", stream=log, json=True)
+        config = bench_config(job["base"], job["concurrency"], Path(job["cache"]))
+        figures = measure_sweep(Path(job["root"]), config, rewrite=job["rewrite"])
+    figures.rss_start_mb, figures.rss_peak_mb = start_mb, peak_rss_mb()
+    print(json.dumps(asdict(figures)))
+
+
+# --- the orchestrator ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bench:
+    """What every phase shares: the scratch directory, the server and the settings."""
+
+    work: Path
+    upstream: Upstream
+    concurrency: int
+
+    def run(self, name: str, *command: str) -> dict[str, Any]:
+        """One measured child process: the JSON line it prints, plus the server's counters."""
+        paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+        self.upstream.reset()
+        done = subprocess.run(
+            [sys.executable, "-m", *command], capture_output=True, text=True, env=env, check=False
+        )
+        if done.returncode != 0:
+            sys.exit(f"the {name} run failed:\n{done.stderr[-3000:]}")
+        figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        figures["server"] = asdict(self.upstream.counters())
+        return figures
+
+    def sweep(self, name: str, root: Path, cache: Path, *, rewrite: bool) -> SweepFigures:
+        job = {
+            "base": self.upstream.base,
+            "concurrency": self.concurrency,
+            "log": str(self.work / f"{name}.log"),
+            "root": str(root),
+            "cache": str(cache),
+            "rewrite": rewrite,
+        }
+        job_file = self.work / f"{name}.job.json"
+        job_file.write_text(json.dumps(job))
+        raw = self.run(name, "bench.sweep_bench", "--worker", str(job_file))
+        return SweepFigures.from_json(raw)
+
+    def nvchecker(self, name: str, config: Path) -> dict[str, Any]:
+        return self.run(name, "bench.nvchecker_run", str(config), str(self.work / f"{name}.log"))
+
+
+def wrong_answers(figures: SweepFigures, plans: Sequence[Planned]) -> list[str]:
+    """Recipes whose status or latest version is not what the generator planned."""
+    wrong = []
+    for plan in plans:
+        expected = ("outdated" if plan.outdated else "up-to-date", plan.latest)
+        got = figures.outcomes.get(plan.name)
+        if got != expected:
+            wrong.append(f"{plan.name} ({plan.checker}): expected {expected}, got {got}")
+    return wrong
+
+
+def nvchecker_config(plans: Sequence[Planned], base: str, concurrency: int, newver: Path) -> str:
+    lines = [
+        "[__config__]",
+        f"max_concurrency = {concurrency}",
+        f"oldver = '{newver.with_suffix('.old.json')}'",
+        f"newver = '{newver}'",
+        "",
+    ]
+    for plan in plans:
+        lines.append(f"[{plan.name}]")
+        # TOML literal strings: a regex's backslashes stay as written.
+        lines += [f"{key} = '{value}'" for key, value in nvchecker_entry(plan, base).items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def nvchecker_wrong(newver: Path, plans: Sequence[Planned]) -> list[str]:
+    found = json.loads(newver.read_text())["data"] if newver.exists() else {}
+    wrong = []
+    for plan in plans:
+        got = found.get(plan.name, {}).get("version")
+        if got != plan.latest:
+            wrong.append(f"{plan.name}: nvchecker found {got}, expected {plan.latest}")
+    return wrong
+
+
+@dataclass(frozen=True)
+class Comparison:
+    kind: str
+    recipes: int
+    bot: SweepFigures
+    nvchecker: dict[str, Any]
+    wrong: list[str]
+
+    @property
+    def bot_s(self) -> float:
+        return self.bot.load_s + self.bot.check_s  # what nvchecker does too: read, then check
+
+
+def compare(bench: Bench, root: Path, plans: Sequence[Planned], kind: str) -> Comparison:
+    """recipe-bot (checks only, a fresh cache) and nvchecker on the recipes of one kind."""
+    subset = [plan for plan in plans if plan.checker == kind]
+    subset_root = bench.work / f"only-{kind}"
+    for plan in subset:  # a tree of only these recipes: each tool reads just what it checks
+        shutil.copytree(root / plan.name, subset_root / plan.name)
+    bot = bench.sweep(f"bot-{kind}", subset_root, bench.work / f"bot-{kind}.sqlite", rewrite=False)
+    newver = bench.work / f"nvchecker-{kind}.json"
+    config = bench.work / f"nvchecker-{kind}.toml"
+    config.write_text(nvchecker_config(subset, bench.upstream.base, bench.concurrency, newver))
+    nvchecker = bench.nvchecker(f"nvchecker-{kind}", config)
+    wrong = wrong_answers(bot, subset) + nvchecker_wrong(newver, subset)
+    return Comparison(kind, len(subset), bot, nvchecker, wrong)
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+def _mb(count: int) -> str:
+    return f"{count / 1e6:.1f} MB"
+
+
+def print_sweep(label: str, figures: SweepFigures) -> None:
+    server = figures.server
+    statuses = ", ".join(f"{n} {status}" for status, n in sorted(figures.statuses.items()))
+    hashes = ", ".join(f"{n} {origin}" for origin, n in sorted(figures.hashes.items())) or "none"
+    print(f"{label}:")
+    print(
+        f"  wall time       {figures.wall_s:7.2f} s  (load {figures.load_s:.2f} s, check "
+        f"{figures.check_s:.2f} s, rewrite and hash {figures.hash_s:.2f} s)"
+    )
+    print(
+        f"  requests sent   {figures.requests:7d}    (server saw {server['requests']}: "
+        f"{server['conditional']} conditional, {server['downloads']} file downloads)"
+    )
+    print(f"  304s            {figures.not_modified:7d}    (server sent {server['not_modified']})")
+    print(f"  downloaded      {_mb(figures.bytes):>10} (server sent {_mb(server['bytes'])})")
+    print(
+        f"  peak memory     {figures.rss_peak_mb:7.1f} MB (RSS; {figures.rss_start_mb:.1f} MB "
+        "after imports)"
+    )
+    print(f"  results         {statuses}; new hashes: {hashes}")
+    for error in figures.errors + figures.hash_errors:
+        print(f"  ! {error}")
+
+
+def print_comparison(rows: Sequence[Comparison], concurrency: int) -> tuple[float, float]:
+    print(
+        f"\nnvchecker on the same recipes (its regex source; max_concurrency = {concurrency}); "
+        "recipe-bot reads and checks them, fresh cache:"
+    )
+    for row in rows:
+        nv_s, nv_requests = row.nvchecker["check_s"], row.nvchecker["server"]["requests"]
+        print(
+            f"  {row.kind:8} {row.recipes:5d} recipes: recipe-bot {row.bot_s:6.2f} s "
+            f"({row.bot.server['requests']} requests, {row.bot.rss_peak_mb:.0f} MB); "
+            f"nvchecker {nv_s:6.2f} s ({nv_requests} requests, "
+            f"{row.nvchecker['rss_peak_mb']:.0f} MB); ratio {row.bot_s / nv_s:.2f}"
+        )
+        for wrong in row.wrong[:5]:
+            print(f"    ! {wrong}")
+    bot_total = sum(row.bot_s for row in rows)
+    nv_total = sum(row.nvchecker["check_s"] for row in rows)
+    print(
+        f"  together: recipe-bot {bot_total:.2f} s, nvchecker {nv_total:.2f} s, "
+        f"ratio recipe-bot/nvchecker {bot_total / nv_total:.2f}"
+    )
+    return bot_total, nv_total
+
+
+def print_targets(
+    cold: SweepFigures, warm: SweepFigures, wrong: int, versus: tuple[float, float] | None
+) -> bool:
+    peak = max(cold.rss_peak_mb, warm.rss_peak_mb)
+    checks = [
+        (
+            f"cold sweep under {TARGET_COLD_SECONDS:.0f} s",
+            cold.wall_s < TARGET_COLD_SECONDS,
+            f"{cold.wall_s:.2f} s",
+        ),
+        (
+            "no errors, every answer as planned",
+            not (wrong or cold.errors or warm.errors or cold.hash_errors or warm.hash_errors),
+            f"{wrong} wrong",
+        ),
+        (
+            "warm sweep sends only conditional requests",
+            warm.server["requests"] == warm.server["conditional"],
+            f"{warm.server['conditional']} of {warm.server['requests']}",
+        ),
+        (
+            "warm sweep downloads no file again",
+            warm.server["downloads"] == 0,
+            f"{warm.server['downloads']} downloads; "
+            f"{warm.hashes.get('cached', 0)} hashes from the cache",
+        ),
+        (
+            "warm sweep under a quarter of the cold time",
+            warm.wall_s < TARGET_WARM_SHARE * cold.wall_s,
+            f"{warm.wall_s:.2f} s = {warm.wall_s / cold.wall_s:.0%} of cold",
+        ),
+        (f"peak memory under {TARGET_PEAK_MB:.0f} MB", peak < TARGET_PEAK_MB, f"{peak:.0f} MB"),
+    ]
+    if versus is not None:
+        checks.append(
+            (
+                "no slower than nvchecker (listing and crawl)",
+                versus[0] <= versus[1],
+                f"{versus[0]:.2f} s vs {versus[1]:.2f} s",
+            )
+        )
+    print("\ntargets:")
+    for label, met, detail in checks:
+        print(f"  [{'met ' if met else 'MISS'}] {label}: {detail}")
+    # What `check` and an hourly `run` do (a run rewrites only the few recipes it opens).
+    cold_check, warm_check = cold.load_s + cold.check_s, warm.load_s + warm.check_s
+    print(f"  (reading and checking only: cold {cold_check:.2f} s, warm {warm_check:.2f} s "
+          f"= {warm_check / cold_check:.0%} of cold)")  # fmt: skip
+    return all(met for _, met, _ in checks)
+
+
+def benchmark(args: argparse.Namespace) -> int:
+    with (
+        tempfile.TemporaryDirectory(prefix="recipe-bot-bench-") as scratch,
+        Upstream(args.latency) as upstream,
+    ):
+        bench = Bench(Path(scratch), upstream, args.concurrency)
+        root = bench.work / "recipes"
+        plans = generate(root, args.recipes, upstream, seed=args.seed)
+        save_plan(plans, bench.work / "plan.json")
+        mix = ", ".join(f"{n} {kind}" for kind, n in Counter(p.checker for p in plans).items())
+        print(
+            f"{args.recipes} recipes ({mix}; {sum(p.outdated for p in plans)} outdated), "
+            f"{args.latency * 1000:.0f} ms per request, concurrency {args.concurrency}, "
+            f"{os.cpu_count()} CPUs\n"
+        )
+        cold = bench.sweep("cold", root, bench.work / "cache.sqlite", rewrite=True)
+        print_sweep("cold sweep (fresh cache)", cold)
+        warm = bench.sweep("warm", root, bench.work / "cache.sqlite", rewrite=True)
+        print_sweep("warm sweep (same cache)", warm)
+        wrong = wrong_answers(cold, plans) + wrong_answers(warm, plans)
+        for line in wrong[:10]:
+            print(f"  ! wrong: {line}")
+        rows: list[Comparison] = []
+        if not args.skip_nvchecker:
+            rows = [compare(bench, root, plans, kind) for kind in NVCHECKER_KINDS]
+        versus = print_comparison(rows, args.concurrency) if rows else None
+        wrong_total = len(wrong) + sum(len(row.wrong) for row in rows)
+        met = print_targets(cold, warm, wrong_total, versus)
+        if args.json:
+            report = {
+                "args": {k: str(v) for k, v in vars(args).items()},
+                "cold": asdict(cold),
+                "warm": asdict(warm),
+                "nvchecker": [asdict(row) for row in rows],
+            }
+            args.json.write_text(json.dumps(report, indent=1))
+        if args.keep:
+            shutil.copytree(bench.work, args.keep, dirs_exist_ok=True)
+    return 0 if met else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--recipes", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds added per request")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=2024, help="the same seed, the same corpus")
+    parser.add_argument("--skip-nvchecker", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument("--keep", type=Path, help="copy the work directory (recipes, logs) here")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker)
+        return 0
+    return benchmark(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
