@@ -315,3 +315,26 @@ def test_a_second_run_while_one_holds_the_lock_fails_clearly(make_world) -> None
     assert len(attempts) == 1
     assert [mr.title for mr in world.merge_requests()] == ["Update attrs to 19.1.0"]
     assert not [b for b in world.project.repo.branches if "_run-lock" in b]
+
+
+def test_a_run_logs_its_actions_and_summary_without_the_token(make_world) -> None:
+    """Merge request, branch and dashboard actions and a summary are logged; the token nowhere."""
+    from structlog.testing import capture_logs
+
+    world = make_world({"attrs": "18.2.0", "six": "1.16.0"})
+    world.pypi.publish("attrs", "19.1.0")
+    with capture_logs() as events:
+        world.run(SATURDAY)
+    names = [event["event"] for event in events]
+    for expected in (
+        "branch_written",
+        "merge_request_created",
+        "dashboard_created",
+        "run_finished",
+    ):
+        assert expected in names
+    summary = next(event for event in events if event["event"] == "run_finished")
+    assert summary["statuses"] == {"outdated": 1, "up-to-date": 1}
+    assert summary["actions"] == {"created": 1}
+    assert world.gitlab.token not in repr(events)
+    assert all(world.gitlab.token not in repr(write.body) for write in world.gitlab.writes())

@@ -1,0 +1,152 @@
+"""Structured logs: JSON lines off a terminal, one event per outcome, and secrets redacted."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from bot import log as logs
+from bot.config import Config
+from bot.errors import UpstreamUnavailable
+from bot.http import Http, HttpSettings
+from bot.model import Recipe, Release, Source
+from bot.sweep import sweep
+
+SECRET = "glpat-Zx9aQ2bW4cE6dR8fT0gY"
+
+
+@pytest.fixture(autouse=True)
+def _restore_structlog() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+
+
+class FakeChecker:
+    """A checker with canned answers: releases by recipe name, or an error to raise."""
+
+    OPTIONS = frozenset({"package"})
+
+    def __init__(self, answers: Mapping[str, list[Release] | Exception]) -> None:
+        self.answers = answers
+
+    def detect(self, url: str) -> dict[str, Any] | None:
+        return {"package": url.rsplit("/", 1)[-1]}
+
+    def releases(self, recipe: Recipe, options: Mapping[str, Any], ctx: Any) -> list[Release]:
+        answer = self.answers[recipe.name]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def recipe(name: str, version: str) -> Recipe:
+    return Recipe(
+        name, f"{name}/meta.yaml", "conda-v0", version, (Source(f"https://example.org/{name}"),)
+    )
+
+
+def test_one_event_per_recipe_outcome() -> None:
+    """Each checked recipe logs recipe_checked with checker, old, new, status and reason."""
+    checker = FakeChecker(
+        {
+            "attrs": [Release("19.1.0"), Release("18.2.0")],
+            "six": [Release("1.16.0")],
+            "zlib": UpstreamUnavailable("https://zlib.net/: server error 503"),
+        }
+    )
+    entries = [recipe("attrs", "18.2.0"), recipe("six", "1.16.0"), recipe("zlib", "1.3")]
+    with Http(HttpSettings(cache=None)) as http, capture_logs() as events:
+        sweep(
+            entries,
+            Config(),
+            http,
+            {"pypi": checker, "github": checker, "listing": checker},
+            now=datetime(2026, 11, 21, tzinfo=UTC),
+        )
+    checked = {event["recipe"]: event for event in events if event["event"] == "recipe_checked"}
+    assert checked["attrs"] | {"log_level": "info"} == {
+        "event": "recipe_checked",
+        "log_level": "info",
+        "recipe": "attrs",
+        "checker": "pypi",
+        "old": "18.2.0",
+        "new": "19.1.0",
+        "status": "outdated",
+        "reason": None,
+        "error": None,
+    }
+    assert (checked["six"]["status"], checked["six"]["reason"]) == ("up-to-date", "up-to-date")
+    assert (checked["zlib"]["status"], checked["zlib"]["reason"]) == (
+        "error",
+        "upstream-unavailable",
+    )
+
+
+def test_json_lines_when_not_a_terminal() -> None:
+    """Off a terminal every event is one JSON object on one line, with level and timestamp."""
+    stream = io.StringIO()
+    logs.configure(stream=stream, level="INFO")
+    structlog.get_logger().info("run_finished", actions={"created": 2}, duration=1.5)
+    structlog.get_logger().debug("hidden")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    event = json.loads(lines[0])
+    assert event["event"] == "run_finished" and event["level"] == "info"
+    assert event["actions"] == {"created": 2} and "timestamp" in event
+
+
+def test_console_lines_when_asked() -> None:
+    """On a terminal (forced here) events are readable lines, not JSON."""
+    stream = io.StringIO()
+    logs.configure(stream=stream, json=False)
+    structlog.get_logger().warning("rewrite_failed", recipe="attrs")
+    text = stream.getvalue()
+    assert "rewrite_failed" in text and "recipe=attrs" in text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+
+
+def test_secrets_are_redacted_everywhere() -> None:
+    """A configured token never reaches the output: not in values, nested data or tracebacks."""
+    stream = io.StringIO()
+    logs.configure(stream=stream, secrets=[SECRET])
+    log = structlog.get_logger()
+    log.error("gitlab_call", url=f"https://gitlab.example/api?private_token={SECRET}")
+    log.error("nested", request={"headers": {"PRIVATE-TOKEN": SECRET}, "list": [SECRET]})
+    try:
+        raise RuntimeError(f"refused token {SECRET}")
+    except RuntimeError:
+        log.exception("crashed")
+    output = stream.getvalue()
+    assert SECRET not in output
+    assert output.count(logs.REDACTED) >= 4
+    assert all(json.loads(line) for line in output.splitlines())
+
+
+def test_token_shapes_are_redacted_without_configuration() -> None:
+    """Strings shaped like GitLab/GitHub tokens or bearer headers are caught even if unknown."""
+    redactor = logs.Redactor()
+    for text in (
+        "glpat-abcdefghijklmnopqrst",
+        "ghp_" + "a" * 36,
+        "Authorization: Bearer abc.def.ghi-jkl",
+    ):
+        assert logs.REDACTED in redactor.scrub(text), text
+    assert (
+        redactor.scrub("attrs 19.1.0 from https://pypi.org") == "attrs 19.1.0 from https://pypi.org"
+    )
+
+
+def test_secret_values_come_from_the_named_variables() -> None:
+    """The values of the configured token variables (and the usual ones) are what gets redacted."""
+    values = logs.secret_values(
+        ["MY_GITLAB"], {"MY_GITLAB": "s3cret-value", "GITHUB_TOKEN": "gh-value-1", "HOME": "/root"}
+    )
+    assert sorted(values) == ["gh-value-1", "s3cret-value"]
