@@ -42,7 +42,8 @@ BOT_UID = 10001
 
 def load_yaml(path: Path) -> list[Any]:
     """Every document of a YAML file, as plain Python values."""
-    return [doc for doc in YAML(typ="safe", pure=True).load_all(path.read_text()) if doc is not None]
+    documents = YAML(typ="safe", pure=True).load_all(path.read_text())
+    return [doc for doc in documents if doc is not None]
 
 
 # --- Dockerfile ----------------------------------------------------------------------------
