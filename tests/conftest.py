@@ -1,4 +1,4 @@
-"""Suite-wide guard: no test reaches beyond this machine.
+"""Suite-wide: no test reaches beyond this machine, and each starts with structlog's defaults.
 
 Name resolution for anything but loopback fails at once, as it would offline, so a test
 that would quietly ask the real PyPI or GitHub fails loudly instead. Tests marked `network`
@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import structlog
 
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
 
@@ -39,3 +40,11 @@ def _no_outside_network(
 
     monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """The CLI configures structlog process-wide (a level filter, say); no test inherits that."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,12 +20,6 @@ from bot.model import Recipe, Release, Source
 from bot.sweep import sweep
 
 SECRET = "glpat-Zx9aQ2bW4cE6dR8fT0gY"
-
-
-@pytest.fixture(autouse=True)
-def _restore_structlog() -> Iterator[None]:
-    yield
-    structlog.reset_defaults()
 
 
 class FakeChecker:
