@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.util.retry import Retry
@@ -507,8 +508,12 @@ def _reason(exc: BaseException) -> str:
     """The innermost, human-readable cause of a requests/urllib3 error chain."""
     message = str(exc)
     for _ in range(10):  # a chain is short; the bound only guards against a cycle
-        inner = exc.__cause__ or exc.__context__
-        if inner is None:
+        inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        # Only network errors explain a network error: an exception that happened to be
+        # handled when the request was made (a memo's KeyError, say) is not its cause.
+        if not isinstance(
+            inner, OSError | requests.RequestException | urllib3.exceptions.HTTPError
+        ):
             break
         exc = inner
         message = str(exc) or message

@@ -238,3 +238,15 @@ def test_per_host_concurrency(server: LocalHttpServer, tmp_path: Path) -> None:
         for thread in threads:
             thread.join()
     assert peak[0] == 2
+
+
+def test_error_names_the_network_cause_not_an_unrelated_exception(tmp_path: Path) -> None:
+    """A request made while another exception is handled reports its own cause, not that one."""
+    with client(tmp_path, retries=0) as http:
+        try:
+            raise KeyError("unrelated-memo-key")
+        except KeyError:
+            with pytest.raises(UpstreamUnavailable) as caught:
+                http.get("http://127.0.0.1:1/")  # nothing listens on port 1
+    assert "unrelated-memo-key" not in str(caught.value)
+    assert "refused" in str(caught.value)
