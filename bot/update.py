@@ -27,7 +27,7 @@ def update_recipes(
     failures = 0
     with Http(config.http_settings()) as http:
         if version:
-            updates, failures = _forced(entries, version, config, http)
+            updates, failures = _forced(entries, version, config, http, registry)
         else:
             updates = []
             for result in sweep(entries, config, http, registry):
@@ -50,10 +50,13 @@ def update_recipes(
 
 
 def _forced(
-    entries: Sequence[Entry], version: str, config: Config, http: Http
+    entries: Sequence[Entry],
+    version: str,
+    config: Config,
+    http: Http,
+    registry: Mapping[str, Checker],
 ) -> tuple[list[Update], int]:
     """Updates to an asked-for version, with the upstream's release data when it lists it."""
-    registry = load_registry()
     updates, failures = [], 0
     wanted = parse_version(version)
     for entry in entries:
