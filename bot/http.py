@@ -196,7 +196,7 @@ class _BoundedAdapter(HTTPAdapter):
 def _bound_body(
     response: requests.Response, max_bytes: int, deadline: float, stats: HttpStats
 ) -> None:
-    """Make every read of the body (including requests-cache's) respect size and time budgets."""
+    """Make every read of the body respect the size and time budgets."""
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > max_bytes:
         response.close()

@@ -338,3 +338,35 @@ def test_a_run_logs_its_actions_and_summary_without_the_token(make_world) -> Non
     assert summary["actions"] == {"created": 1}
     assert world.gitlab.token not in repr(events)
     assert all(world.gitlab.token not in repr(write.body) for write in world.gitlab.writes())
+
+
+def test_503_storm_starting_mid_run_writes_nothing_and_the_next_run_converges(make_world) -> None:
+    """GitLab failing from the first commit on: nothing changes; after it recovers, one MR."""
+    world = make_world({"attrs": "18.2.0"})
+    world.pypi.publish("attrs", "19.1.0")
+    world.run(TUESDAY)
+    dashboard_before = world.dashboard().description
+
+    def storm(request) -> None:
+        commit = request.method == "POST" and request.path.endswith("/repository/commits")
+        if commit and "_run-lock" not in str(request.body):
+            world.gitlab.down = True
+
+    stop_storm = world.gitlab.on_request(storm)
+    with pytest.raises(ForgeError, match="GitLab"):
+        world.run(SATURDAY)
+    stop_storm()
+    assert world.merge_requests() == []
+    assert world.dashboard().description == dashboard_before
+    assert [
+        b
+        for b in world.project.repo.branches
+        if b.startswith("recipe-bot/") and "_run-lock" not in b
+    ] == []
+    world.gitlab.down = False
+    world.run(SATURDAY)
+    world.run(SATURDAY)
+    assert [mr.title for mr in world.merge_requests()] == ["Update attrs to 19.1.0"]
+    assert [b for b in world.project.repo.branches if b.startswith("recipe-bot/")] == [
+        "recipe-bot/attrs"
+    ]
