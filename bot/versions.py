@@ -32,6 +32,10 @@ from bot.model import Recipe, Release, Skip, SkipReason, Update
 _PREFIX = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+]*[-_])*?[vVrR]?(?=\d)")
 _LETTER_PATCH = re.compile(r"^(\d+(?:\.\d+)*)([a-z])$")
 _LOOSE = re.compile(r"^(\d+(?:[._]\d+)*)(.*)$")
+# Numbers joined by `-` or `_` only (CRAN's `1.3-7`, conda's `1.3_6` for it, `2024_01_05`): each
+# part is a release component, so `1.3-7` and `1.3_7` are equal and sort above `1.3_6`. PEP 440
+# would read `1.3-7` as the post-release 1.3.post7, which `1.3_6` (1.3.6) would outrank.
+_SEPARATED = re.compile(r"^\d+(?:[._-]\d+)*[_-]\d+(?:[._-]\d+)*$")
 _PRE_WORDS = re.compile(
     r"(?i)(alpha|beta|preview|pre|rc|dev|snapshot|nightly|a(?=\d)|b(?=\d)|c(?=\d))(\d*)"
 )
@@ -82,6 +86,9 @@ def normalize(text: str) -> str:
 def parse_version(text: str) -> ParsedVersion | None:
     """Parse any upstream version; None when it has no leading number at all."""
     clean = normalize(str(text))
+    if _SEPARATED.match(clean):
+        release = tuple(int(part) for part in re.split(r"[._-]", clean))
+        return ParsedVersion(str(text), (0, _trim(release), (0,), (-1,), (1,)), False)
     letter = _LETTER_PATCH.match(clean)
     if letter is None:
         try:

@@ -14,15 +14,19 @@ helpers); `edits`, `urls`, `rewrite` (the rewrite).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from bot.errors import RecipeError, RewriteRefused
 from bot.formats import conda_v0, conda_v1, constraints, files, lines
+from bot.formats import variants as variants_
 from bot.formats.base import FormatError, Parsed
 from bot.formats.discover import discover
 from bot.formats.edits import CONDA_V0, CONDA_V1
 from bot.formats.rewrite import Sha256Of, rewrite_conda
 from bot.model import Recipe, RecipeFormat, Source
+
+VARIANT_FILE = "conda_build_config.yaml"
 
 __all__ = [
     "RewriteRefused",
@@ -30,18 +34,27 @@ __all__ = [
     "discover",
     "read_constraints",
     "read_recipe",
+    "read_variants",
     "render_constraints_yaml",
     "rewrite",
 ]
 
 
 def read_recipe(
-    path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    variants: Mapping[str, Sequence[str]] | None = None,
 ) -> Recipe:
-    """Read a meta.yaml or recipe.yaml. `root` defaults to the folder holding the recipe folder."""
+    """Read a meta.yaml or recipe.yaml. `root` defaults to the folder holding the recipe folder.
+
+    `variants` (repository-wide, see `read_variants`) are merged with the
+    conda_build_config.yaml beside the recipe, when there is one.
+    """
     file = Path(path)
     base = Path(root) if root is not None else Path(os.path.abspath(file)).parent.parent
     shown = files.relative(file, base)
+    variants = recipe_variants(file, base, variants)
     kind: RecipeFormat
     if file.name == "meta.yaml":
         kind, parse = "conda-v0", conda_v0.parse
@@ -54,7 +67,9 @@ def read_recipe(
     else:
         raise RecipeError(shown, "unknown recipe file name (expected meta.yaml or recipe.yaml)")
     try:
-        parsed: Parsed = parse(lines.normalized(lines.split(files.read_text(file, base))))
+        parsed: Parsed = parse(
+            lines.normalized(lines.split(files.read_text(file, base))), variants
+        )
     except (FormatError, ValueError) as error:
         raise RecipeError(shown, str(error)) from None
     return Recipe(
@@ -65,6 +80,27 @@ def read_recipe(
         sources=tuple(Source(site.url, site.sha256, site.selector) for site in parsed.sources),
         update_check=parsed.update_check,
     )
+
+
+def read_variants(
+    path: str | os.PathLike[str], *, root: str | os.PathLike[str]
+) -> dict[str, list[str]]:
+    """The keys and values of a conda_build_config.yaml; RecipeError when it cannot be read."""
+    file, base = Path(path), Path(root)
+    shown = files.relative(file, base)
+    try:
+        return variants_.read_variant_file(files.read_text(file, base), path=shown)
+    except FormatError as error:
+        raise RecipeError(shown, str(error)) from None
+
+
+def recipe_variants(
+    recipe_file: Path, root: Path, repository: Mapping[str, Sequence[str]] | None
+) -> dict[str, list[str]]:
+    """The repository's variants merged with the conda_build_config.yaml beside a recipe."""
+    beside = recipe_file.parent / VARIANT_FILE
+    local = read_variants(beside, root=root) if beside.is_file() else {}
+    return variants_.merge(repository, local)
 
 
 def read_constraints(
@@ -101,17 +137,24 @@ def rewrite(
     *,
     filename: str = "meta.yaml",
     name: str | None = None,
+    published: Mapping[str, str] | None = None,
+    variants: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The recipe text moved to `version`. Pure: `sha256_of(url)` is the only way out.
 
     `filename` picks the format: meta.yaml, recipe.yaml, or any *.txt (a constraints file,
-    where `name` picks the pin). Raises RewriteRefused, with the reason, when it will not edit.
+    where `name` picks the pin). `published` maps the release's file names to the sha256 the
+    upstream publishes: a URL form that renders to one of them is preferred, and its hash used
+    without calling `sha256_of`. `variants` are the values of conda_build_config.yaml keys
+    (`read_variants`), for recipes whose sources or hashes differ by variant.
+    Raises RewriteRefused, with the reason, when it will not edit.
     """
     base = PurePosixPath(filename.replace("\\", "/")).name
-    if base == "meta.yaml":
-        return rewrite_conda(text, version, sha256_of, CONDA_V0)
-    if base == "recipe.yaml":
-        return rewrite_conda(text, version, sha256_of, CONDA_V1)
+    if base in ("meta.yaml", "recipe.yaml"):
+        dialect = CONDA_V0 if base == "meta.yaml" else CONDA_V1
+        return rewrite_conda(
+            text, version, sha256_of, dialect, published=published, variants=variants
+        )
     if base.endswith(".txt"):
         return constraints.rewrite(text, version, name)
     raise RewriteRefused(f"unknown recipe file name {filename!r}")

@@ -28,17 +28,38 @@ class SourceSite:
     url_line: int | None = None
     git: bool = False
     rev: str | None = None  # rendered git_rev / git_tag / tag / rev of a git source
+    mirrors: tuple[str, ...] = ()  # every URL of a `url:` list, the first included
 
     @property
     def sha256(self) -> str | None:
         return next((value for kind, value in self.checksums if kind == "sha256"), None)
 
 
+Configuration = Mapping[str, Any]  # the variables one render of a recipe sees (platform, py, ...)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The sources of one configuration, in the order the recipe lists them."""
+
+    index: int  # the configuration's position among those the recipe was read in
+    configuration: Configuration
+    sources: tuple[SourceSite, ...]
+    skipped: bool = False  # `build: skip: true` in this configuration
+
+
 @dataclass(frozen=True)
 class Parsed:
-    """A recipe file, read: identity, version and every source across all selectors."""
+    """A recipe file, read: identity, version and every source across all selectors.
+
+    `version` is the version the recipe sets (`{% set version = "1.0-15" %}`), which is what
+    upstream publishes, even where the package version derives from it (`1.0_15`).
+    `sources` merges every configuration's; `renders` keeps them per configuration, which is
+    what a rewrite pairs old and new sources by.
+    """
 
     name: str
     version: str
     sources: tuple[SourceSite, ...]
     update_check: Mapping[str, Any] = field(default_factory=dict)
+    renders: tuple[Rendered, ...] = ()

@@ -1,9 +1,10 @@
 """conda-build `meta.yaml`: Jinja over YAML, with `# [selector]` lines.
 
-Reading, per platform in `selectors.PLATFORMS`: blank the lines whose selector is false (as
-conda-build does before Jinja), render in the sandbox (line by line when no Jinja statement
-spans lines, see `linewise`; else as a whole), parse the YAML, collect the top-level sources.
-The platforms' sources are merged; each remembers its selector (the one on its URL line, else
+Reading, per configuration (platform, Python, variant values: see `variants`): blank the lines
+whose selector is false (as conda-build does before Jinja), render in the sandbox (line by line
+when no Jinja statement spans lines, see `linewise`; else as a whole), parse the YAML, collect
+the top-level sources. The configurations' sources are merged (and kept per configuration, for
+the rewrite); each remembers its selector (the one on its URL line, else
 the one on the line that sets its hash) and the line its URL is written on, found by rendering
 the `source:` block's lines one by one with the template's variables.
 """
@@ -11,11 +12,12 @@ the `source:` block's lines one by one with the template's variables.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.formats import jinja, lines, linewise, selectors, yamlio
-from bot.formats.base import FormatError, Parsed, SourceSite
+from bot.formats import variants as variants_
+from bot.formats.base import Configuration, FormatError, Parsed, Rendered, SourceSite
 
 CHECKSUMS = ("sha256", "md5", "sha1")
 
@@ -23,54 +25,80 @@ CHECKSUMS = ("sha256", "md5", "sha1")
 SET_STATEMENT = re.compile(r"\{%-?\s*set\s+(?P<name>\w+)\s*=\s*(?P<expr>.*?)\s*-?%\}")
 
 
-def parse(text: str) -> Parsed:
-    """Read a meta.yaml's name, version, sources (all platforms) and `extra: update_check`."""
+def parse(
+    text: str,
+    variants: variants_.Variants | None = None,
+    *,
+    configurations: Sequence[Configuration] | None = None,
+) -> Parsed:
+    """Read a meta.yaml's name, version, sources (all configurations) and `extra: update_check`.
+
+    The configurations are those of `variants.configurations` unless given: a rewrite reads
+    the text before and after an edit in the same ones, to pair their sources.
+    """
     text_lines = lines.contents(text)
     sandbox = jinja.sandbox("conda-v0")
     recipe_globals = sandbox.recipe_globals()
     selector = selectors.Selector(sandbox, text_lines)
+    if configurations is None:
+        configurations = variants_.configurations(text_lines, selector.expressions(), variants)
     by_line = linewise.Lines.compile(text_lines)
     source_lines = [index for span in lines.block_ranges(text_lines, "source") for index in span]
-    # Platforms often select the same lines and render the same text: parse it once.
+    # Configurations often select the same lines and render the same text: parse it once.
     loaded: dict[str, Any] = {}
-    found: dict[SourceSite, tuple[int, int, int]] = {}  # -> (url line, platform, position)
-    first: Any = None
-    for position, platform in enumerate(selectors.PLATFORMS):
-        variables = {**recipe_globals, **selectors.namespace(platform)}
-        kept = selector.select(variables)
-        if by_line is not None:
-            output, exported = by_line.render(kept, variables)
-        else:
-            template = sandbox.text_template("\n".join(kept))
-            output, exported = jinja.render_template(template, variables)
-        if output not in loaded:
-            loaded[output] = yamlio.load(output)
-        data = loaded[output]
-        if not isinstance(data, dict):
-            raise FormatError("the recipe is not a YAML mapping")
-        if _skipped(data):
-            # `build: skip: true  # [win]`: conda-build never builds it there, and recipes
-            # often leave that platform's variables (its hash, say) undefined.
+    renders: list[Rendered] = []
+    found: dict[bool, dict[SourceSite, tuple[int, int, int]]] = {False: {}, True: {}}
+    identity: dict[bool, tuple[Any, dict[str, Any]]] = {}
+    failure: FormatError | None = None
+    for position, configuration in enumerate(configurations):
+        variables = {**recipe_globals, **configuration}
+        try:
+            kept = selector.select(variables)
+            if by_line is not None:
+                output, exported = by_line.render(kept, variables)
+            else:
+                template = sandbox.text_template("\n".join(kept))
+                output, exported = jinja.render_template(template, variables)
+            if output not in loaded:
+                loaded[output] = yamlio.load(output)
+            data = loaded[output]
+            if not isinstance(data, dict):
+                raise FormatError("the recipe is not a YAML mapping")
+            skipped = _skipped(data)
+            locate = _Locator(sandbox, kept, source_lines, {**variables, **exported}, selector)
+            sites = [
+                site
+                for entry in _entries(data.get("source"))
+                if (site := _site(entry, locate)) is not None
+            ]
+        except FormatError as error:
+            # One configuration that does not render (a variant value a selector cannot
+            # compare, a platform the recipe leaves undefined) does not make the others wrong;
+            # a rewrite then checks the whole text for hashes it did not reach.
+            failure = failure or error
             continue
-        if first is None:
-            first = data
-        scope = {**variables, **exported}
-        locate = _Locator(sandbox, kept, source_lines, scope, selector)
-        for number, entry in enumerate(_entries(data.get("source"))):
-            site = _site(entry, locate)
-            if site is not None:
-                order = (site.url_line if site.url_line is not None else 1 << 30, position, number)
-                found.setdefault(site, order)
-    if first is None:
-        raise FormatError("the recipe is skipped on every platform (build: skip:)")
-    name, version = _identity(first)
-    if not found:
+        renders.append(Rendered(position, configuration, tuple(sites), skipped))
+        # `build: skip: true  # [win]`: conda-build never builds it there; its sources are
+        # listed only when the recipe is skipped everywhere (it still has a version and sources).
+        identity.setdefault(skipped, (data, exported))
+        for number, site in enumerate(sites):
+            order = (site.url_line if site.url_line is not None else 1 << 30, position, number)
+            found[skipped].setdefault(site, order)
+    if not renders:
+        assert failure is not None
+        raise failure
+    built = False in identity
+    data, exported = identity[not built]
+    name, version = _identity(data, exported)
+    chosen = found[not built]
+    if not chosen:
         raise FormatError("no source with a url or git_url")
     return Parsed(
         name=name,
         version=version,
-        sources=tuple(sorted(found, key=found.__getitem__)),
-        update_check=_update_check(first),
+        sources=tuple(sorted(chosen, key=chosen.__getitem__)),
+        update_check=_update_check(data),
+        renders=tuple(renders),
     )
 
 
@@ -91,7 +119,7 @@ def _entries(source: Any) -> list[Mapping[str, Any]]:
     return items
 
 
-def _identity(data: Mapping[str, Any]) -> tuple[str, str]:
+def _identity(data: Mapping[str, Any], exported: Mapping[str, Any]) -> tuple[str, str]:
     package = data.get("package")
     if not isinstance(package, dict):
         raise FormatError("no package: section")
@@ -103,7 +131,25 @@ def _identity(data: Mapping[str, Any]) -> tuple[str, str]:
     if not version or not version.strip():
         raise FormatError("no version (package: version: is missing or empty)")
     _check_defined("version", version)
-    return name.strip(), version.strip()
+    return name.strip(), upstream_version(version.strip(), exported.get("version"))
+
+
+def upstream_version(package_version: str, variable: Any) -> str:
+    """The version a recipe sets, where the package version is derived from it.
+
+    CRAN recipes set `{% set version = "1.0-15" %}` and package `{{ version|replace("-", "_") }}`
+    (conda versions have no `-`): upstream publishes 1.0-15, so that is what is compared.
+    Only a change of separators counts as derived; anything else is the package's own version.
+    """
+    if not isinstance(variable, str) or variable == package_version:
+        return package_version
+    variable = variable.strip()
+    if _SEPARATORS.sub(".", variable) == _SEPARATORS.sub(".", package_version):
+        return variable
+    return package_version
+
+
+_SEPARATORS = re.compile(r"[-_.]")
 
 
 def _update_check(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,7 +221,9 @@ def _site(entry: Mapping[str, Any], locate: _Locator) -> SourceSite | None:
     raw = entry.get("git_url" if git else "url")
     if raw is None:
         return None  # a `path:` or `hg_url:` source: nothing the bot downloads
+    mirrors: tuple[str, ...] = ()
     if isinstance(raw, list):
+        mirrors = tuple((yamlio.text(item) or "").strip() for item in raw)
         raw = raw[0] if raw else None
     url = yamlio.text(raw)
     if not url:
@@ -200,6 +248,7 @@ def _site(entry: Mapping[str, Any], locate: _Locator) -> SourceSite | None:
         url_line=url_line,
         git=git,
         rev=rev,
+        mirrors=mirrors,
     )
 
 

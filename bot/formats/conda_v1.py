@@ -9,11 +9,11 @@ negation. Line numbers come from ruamel's round-trip positions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.formats import jinja, lines, selectors, yamlio
-from bot.formats.base import FormatError, Parsed, SourceSite
+from bot.formats import conda_v0, jinja, lines, selectors, yamlio
+from bot.formats.base import Configuration, FormatError, Parsed, Rendered, SourceSite
 
 CHECKSUMS = ("sha256", "md5")
 
@@ -37,12 +37,25 @@ class _Renderer:
         return value.strip() if isinstance(value, str) else None
 
 
-def parse(text: str) -> Parsed:
-    """Read a recipe.yaml's name, version, sources (all branches) and `extra: update_check`."""
+def parse(
+    text: str,
+    variants: Mapping[str, Sequence[str]] | None = None,
+    *,
+    configurations: Sequence[Configuration] | None = None,
+) -> Parsed:
+    """Read a recipe.yaml's name, version, sources (all branches) and `extra: update_check`.
+
+    Every `if:` branch is read, so one reading covers every platform and variant: `variants`
+    only gives values to variables the context leaves to the variant config (`${{ mpi }}`),
+    and `configurations` is accepted for the same call shape as meta.yaml's.
+    """
     data = yamlio.load(text, positions=True)
     if not isinstance(data, dict):
         raise FormatError("the recipe is not a YAML mapping")
     render = _Renderer(jinja.sandbox("conda-v1"), selectors.namespace("linux-64"))
+    for key, values in (variants or {}).items():
+        if values:
+            render.scope.setdefault(key, values[0])
     context = data.get("context") or {}
     if not isinstance(context, dict):
         raise FormatError("context: must be a mapping")
@@ -58,7 +71,9 @@ def parse(text: str) -> Parsed:
     _collect(data.get("source"), None, render, sources, yamlio.Budget("source:", 1000))
     if not sources:
         raise FormatError("no source with a url or git")
-    return Parsed(name, version, tuple(sources), _update_check(data, render))
+    version = conda_v0.upstream_version(version, render.scope.get("version"))
+    rendered = (Rendered(0, render.scope, tuple(sources)),)
+    return Parsed(name, version, tuple(sources), _update_check(data, render), rendered)
 
 
 def _identity(data: Mapping[str, Any], render: _Renderer) -> tuple[str, str]:
@@ -135,9 +150,11 @@ def _site(entry: Any, selector: str | None, render: _Renderer) -> SourceSite | N
         return None  # a `path:` source: nothing the bot downloads
     raw = entry[key]
     line = _line(entry, key)
+    mirrors: tuple[str, ...] = ()
     if isinstance(raw, list):
         if not raw:
             raise FormatError("a source url list is empty")
+        mirrors = tuple(render.text(item, "a source url") or "" for item in raw)
         line, raw = _line(raw, 0), raw[0]
     url = render.text(raw, "a source url")
     if not url:
@@ -148,7 +165,7 @@ def _site(entry: Any, selector: str | None, render: _Renderer) -> SourceSite | N
         if value:
             checksums.append((kind, value))
     rev = render.text(entry.get("tag") or entry.get("rev"), "the git tag") if git else None
-    return SourceSite(url, selector, tuple(checksums), line, git, rev)
+    return SourceSite(url, selector, tuple(checksums), line, git, rev, mirrors)
 
 
 def definitions(text_lines: list[str], name: str) -> list[lines.Value]:

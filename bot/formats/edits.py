@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.errors import RewriteRefused
-from bot.formats import conda_v0, conda_v1, lines, urls
+from bot.formats import conda_v0, conda_v1, jinja, lines, urls
 from bot.formats.base import Parsed
 
 # Keys in a source entry whose value may hold the version.
@@ -24,13 +24,23 @@ _LITERAL = re.compile(r"\d[\w.+!-]*")
 class Dialect:
     """What the rewrite needs to know about a recipe format."""
 
-    name: str
-    parse: Callable[[str], Parsed]
+    name: jinja.Dialect
+    parse: Callable[..., Parsed]  # (text, variants=None, *, configurations=None)
     # Where a template variable is set: `{% set name = ... %}` or `context: name: ...`.
     definitions: Callable[[list[str], str], list[lines.Value]]
     package_blocks: tuple[str, ...]  # top-level blocks that hold `version:`
     reference: re.Pattern[str]  # a value that is just one variable, e.g. `{{ version }}`
     version_reference: re.Pattern[str]  # the version variable anywhere in a value
+
+    def names_in(self, written: str, *, expression: bool = False) -> set[str]:
+        """The variables a value's `{{ }}` (or, with `expression`, a bare expression) reads."""
+        return jinja.names_in(self.name, written if not expression else self.wrap(written))
+
+    def wrap(self, expression: str) -> str:
+        opening = "${{" if self.name == "conda-v1" else "{{"
+        if expression.lstrip().startswith(opening):
+            return expression
+        return f"{opening} {expression} }}}}"
 
     def is_literal(self, value: lines.Value, written: str) -> bool:
         if urls.TEMPLATE.search(written):
@@ -58,8 +68,14 @@ CONDA_V1 = Dialect(
 
 
 def set_version(text_lines: list[str], dialect: Dialect, old: str, new: str) -> None:
-    """Write `new` where the version is set: a variable, or the literal under `package:`."""
+    """Write `new` where the version is set: a variable, or the literal under `package:`.
+
+    A package version derived from a variable (`{{ version|replace("-", "_") }}`, or
+    `{{ safe_version }}` with `{% set safe_version = version|replace("-", ".") %}`) is not a
+    second place the version is set: the derivation is followed to the literal it starts from.
+    """
     places: dict[int, lines.Value] = {}
+    computed: list[int] = []
     for value in dialect.definitions(text_lines, "version"):
         places.setdefault(value.line, value)
     for block in dialect.package_blocks:
@@ -67,13 +83,18 @@ def set_version(text_lines: list[str], dialect: Dialect, old: str, new: str) -> 
             written_at = lines.value_of(text_lines, index)
             if written_at is None:
                 raise RewriteRefused(f"cannot read the version on line {index + 1}")
-            reference = dialect.reference.fullmatch(written_at.text(text_lines).strip())
-            if reference:
-                for definition in dialect.definitions(text_lines, reference.group("name")):
-                    places.setdefault(definition.line, definition)
+            written = written_at.text(text_lines).strip()
+            # The whole value, quotes included: `"{{ version|replace("-", "_") }}"` has quotes
+            # inside, which end the quoted scalar early for a reader that does not know Jinja.
+            whole = lines.split_selector(text_lines[index])[0].split(":", 1)[1].strip()
+            if "{{" in whole:
+                names = dialect.names_in(whole.strip("'\"")) or dialect.names_in(written)
+                _follow(text_lines, dialect, names, places, computed, set())
             else:
                 places.setdefault(written_at.line, written_at)
     if not places:
+        if computed:
+            raise RewriteRefused(f"version is computed by an expression on line {computed[0] + 1}")
         raise RewriteRefused("cannot find where the version is set")
     if len(places) > 1:
         where = ", ".join(str(line + 1) for line in sorted(places))
@@ -87,6 +108,29 @@ def set_version(text_lines: list[str], dialect: Dialect, old: str, new: str) -> 
             f"the version written on line {value.line + 1} ({written}) is not the recipe's ({old})"
         )
     lines.replace(text_lines, value, new)
+
+
+def _follow(
+    text_lines: list[str],
+    dialect: Dialect,
+    names: set[str],
+    places: dict[int, lines.Value],
+    computed: list[int],
+    seen: set[str],
+) -> None:
+    """The literal definitions the variables `names` come from, through derived variables."""
+    for name in sorted(names - seen):
+        seen.add(name)
+        for definition in dialect.definitions(text_lines, name):
+            written = definition.text(text_lines)
+            if dialect.is_literal(definition, written):
+                places.setdefault(definition.line, definition)
+                continue
+            before = len(places)
+            _follow(text_lines, dialect, dialect.names_in(written, expression=True), places,
+                    computed, seen)  # fmt: skip
+            if len(places) == before:
+                computed.append(definition.line)  # derived from nothing the recipe sets
 
 
 def reset_build_number(text_lines: list[str], dialect: Dialect) -> None:

@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, TypeVar
 
-from jinja2 import Template, TemplateSyntaxError, Undefined
+from jinja2 import Template, TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
@@ -369,6 +369,15 @@ def describe(error: BaseException) -> str:
     if isinstance(error, TemplateError):
         return f"Jinja error: {error.message}"
     return f"Jinja error: {type(error).__name__}: {error}"
+
+
+def names_in(dialect: Dialect, text: str) -> set[str]:
+    """The variables a template text reads (not filters, attributes or its own loop names)."""
+    try:
+        tree = sandbox(dialect).environment.parse(text)
+    except Exception:  # not a template on its own: it reads nothing we can follow
+        return set()
+    return {node.name for node in tree.find_all(nodes.Name) if node.ctx == "load"}
 
 
 def has_markup(text: str) -> bool:

@@ -18,12 +18,25 @@ from bot.formats.base import FormatError
 # all of them (`# [s390x]`, `# [py<38]` with Python 3.11) is not listed.
 PLATFORMS = ("linux-64", "linux-aarch64", "linux-ppc64le", "osx-64", "osx-arm64", "win-64")
 
-_PYTHON = 311
-_ARCHES = {"64": "x86_64", "aarch64": "aarch64", "ppc64le": "ppc64le", "arm64": "arm64"}
+PYTHON = 311  # conda-build's `py` when a recipe does not tell Python versions apart
+_ARCHES = {
+    "64": "x86_64",
+    "32": "x86",
+    "aarch64": "aarch64",
+    "ppc64le": "ppc64le",
+    "arm64": "arm64",
+    "s390x": "s390x",
+    "armv7l": "armv7l",
+    "armv6l": "armv6l",
+}
 
 
 def namespace(platform: str) -> dict[str, Any]:
-    """The variables conda-build gives selectors (and templates) on `platform`."""
+    """The variables conda-build gives selectors (and templates) on `platform`.
+
+    conda-build's `ns_cfg`: the platform booleans, Python's `py*` names, `np`, `vc`, `pl`,
+    `lua`, `target_platform` & co., and conda-forge's `cran_mirror`.
+    """
     system, arch = platform.split("-")
     machine = _ARCHES[arch]
     names: dict[str, Any] = {
@@ -31,31 +44,41 @@ def namespace(platform: str) -> dict[str, Any]:
         "osx": system == "osx",
         "win": system == "win",
         "unix": system != "win",
-        "x86": machine == "x86_64",
+        "emscripten": False,
+        "wasi": False,
+        "x86": machine in ("x86", "x86_64"),
         "x86_64": machine == "x86_64",
         "aarch64": machine == "aarch64",
         "arm64": machine == "arm64",
         "ppc64le": machine == "ppc64le",
-        "s390x": False,
-        "armv6l": False,
-        "armv7l": False,
-        "linux32": False,
+        "s390x": machine == "s390x",
+        "armv6l": machine == "armv6l",
+        "armv7l": machine == "armv7l",
+        "arm": system == "linux" and machine.startswith("arm"),
+        "linux32": system == "linux" and machine == "x86",
         "linux64": system == "linux" and machine == "x86_64",
-        "win32": False,
-        "win64": system == "win",
+        "win32": system == "win" and machine == "x86",
+        "win64": system == "win" and machine in ("x86_64", "arm64"),
+        "osx64": system == "osx" and machine == "x86_64",
         "target_platform": platform,
         "build_platform": platform,
         "host_platform": platform,
         "subdir": platform,
-        "py": _PYTHON,
+        "py": PYTHON,
         "py3k": True,
         "py2k": False,
         "np": 126,
+        "vc": 14,
+        "pl": 526,
+        "lua": "5",
+        "luajit": False,
         "nomkl": False,
         "cross_compiling": False,
+        "cran_mirror": "https://cran.r-project.org",
     }
     # conda-build's `py27`, `py36`, `py311`, ...: true when `py` equals the number.
-    names.update({f"py{py}": py == _PYTHON for py in (27, 35, 36, 37, 38, 39, *range(310, 315))})
+    names.update({f"py{py}": py == PYTHON for py in (26, 27, 33, 34, 35, 36, 37, 38, 39)})
+    names.update({f"py{py}": py == PYTHON for py in range(310, 316)})
     return names
 
 
@@ -72,6 +95,10 @@ class Selector:
                     self._compiled[selector] = sandbox.expression(selector)
                 except FormatError as error:
                     raise FormatError(f"line {number}: selector [{selector}]: {error}") from None
+
+    def expressions(self) -> list[str]:
+        """Every distinct selector of the text."""
+        return list(self._compiled)
 
     def selector(self, index: int) -> str | None:
         return self._selectors[index]

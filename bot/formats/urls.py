@@ -59,12 +59,32 @@ def _outside_templates(value: str, change: Callable[[str], str]) -> str:
     return "".join(pieces)
 
 
-def alternatives(value: str, version: str, reference: re.Pattern[str]) -> list[str]:
-    """Other forms of a URL's text: other archive extensions, with or without a `v` tag.
+def alternatives(
+    value: str, version: str, reference: re.Pattern[str], *, dialect: str = "conda-v0"
+) -> list[str]:
+    """Other forms of a URL's text, the ones upstreams use, most likely first.
 
+    - other archive extensions, and the version with or without a `v` (`/v1.2/`, `/1.2/`);
+    - the project name in the file name normalized as PEP 625 sdists are named since 2024
+      (`{{ name | replace('-', '_') | lower }}-1.0.tar.gz`);
+    - GitHub's two spellings of a tag archive (`archive/refs/tags/v1.tar.gz`, `archive/v1...`).
+
+    A GitHub release asset (`releases/download/...`) is never swapped for the tag archive: they
+    are different files, and a release without its asset is a reason to refuse, not to guess.
     `reference` matches how the version is referenced in the text (`{{ version }}`); the
     literal `version` is recognised too, for URLs written out in full.
     """
+    result: list[str] = []
+    for text in (value, *_name_forms(value, dialect), *_archive_forms(value)):
+        for candidate in _version_forms(text, version, reference):
+            if candidate not in result:
+                result.append(candidate)
+    if value in result:
+        result.remove(value)
+    return [value, *result] if value else result
+
+
+def _version_forms(value: str, version: str, reference: re.Pattern[str]) -> list[str]:
     spots = [
         (match.start(), match.end())
         for match in re.finditer(rf"{reference.pattern}|{_pattern(version)}", value)
@@ -80,9 +100,47 @@ def alternatives(value: str, version: str, reference: re.Pattern[str]) -> list[s
     result = []
     for text in toggles:
         for candidate in (text, *_other_extensions(text)):
-            if candidate not in result and candidate != value:
+            if candidate not in result:
                 result.append(candidate)
-    return [value, *result] if value else result
+    return result
+
+
+# PEP 625 file names: the normalized project name, `-`, `.` and `_` runs become `_`, lower case.
+_NAME_FILTERS = (
+    " | replace('-', '_')",
+    " | replace('-', '_') | lower",
+    " | lower",
+)
+
+
+def _name_forms(value: str, dialect: str) -> list[str]:
+    """The URL with the project name in its file name written as a PEP 625 sdist names it."""
+    opening = r"\$\{\{" if dialect == "conda-v1" else r"(?<!\$)\{\{"
+    folder, slash, file_name = value.rpartition("/")
+    plain = re.compile(rf"{opening}\s*name\s*\}}\}}")
+    if not slash or not plain.search(file_name):
+        return []
+    start = "${{" if dialect == "conda-v1" else "{{"
+    return [
+        folder + slash + plain.sub(f"{start} name{filters} }}}}", file_name)
+        for filters in _NAME_FILTERS
+    ]
+
+
+_TAG_ARCHIVE = re.compile(r"(github\.com/[^/]+/[^/]+/archive/)(refs/tags/)?")
+
+
+def _archive_forms(value: str) -> list[str]:
+    match = _TAG_ARCHIVE.search(value)
+    if match is None:
+        return []
+    other = "" if match.group(2) else "refs/tags/"
+    return [value[: match.start()] + match.group(1) + other + value[match.end() :]]
+
+
+def is_release_asset(url: str) -> bool:
+    """A file attached to a GitHub release (not the tag's source archive)."""
+    return "github.com/" in url and "/releases/download/" in url
 
 
 def _toggle_v(value: str, start: int) -> str:

@@ -66,10 +66,6 @@ def _never(url: str) -> str:
             _meta("source:\n  git_url: https://github.com/example/foo.git\n  git_rev: main\n"),
             "git source https://github.com/example/foo.git has no version in its tag or rev",
         ),
-        (
-            _meta("source:\n  url: https://example.org/foo-{{ version }}.tar.gz\n  sha256: TODO\n"),
-            "the sha256 of https://example.org/foo-1.2.3.tar.gz is not a hex digest: 'TODO'",
-        ),
         (_meta("source: [\n"), "cannot read the recipe: malformed YAML"),
         (
             _meta("source:\n  url: https://example.org/foo-{{ version }}.tar.gz\n"),
@@ -113,7 +109,8 @@ def test_gives_up_when_no_form_of_the_url_downloads() -> None:
         "https://github.com/o/foo/archive/v1.3.0.zip",
     ]
     assert "https://github.com/o/foo/archive/1.3.0.tar.gz" in tried
-    assert len(tried) == len(set(tried)) == 10
+    assert "https://github.com/o/foo/archive/refs/tags/v1.3.0.tar.gz" in tried
+    assert len(tried) == len(set(tried)) == 20
 
 
 def test_per_platform_line_needs_every_platform_to_download(fake_hashes: Any) -> None:
