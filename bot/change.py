@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from bot import formats
@@ -22,9 +22,18 @@ Hasher = Callable[[str], str]
 
 
 def make_change(
-    update: Update, root: Path, http: Http, constraints: Sequence[ConstraintsFile] = ()
+    update: Update,
+    root: Path,
+    http: Http,
+    constraints: Sequence[ConstraintsFile] = (),
+    variants: Mapping[str, Sequence[str]] | None = None,
 ) -> RecipeChange:
-    """Rewrite `update.recipe` for `update.new`; raises RewriteRefused (nothing is written here)."""
+    """Rewrite `update.recipe` for `update.new`; raises RewriteRefused (nothing is written here).
+
+    `variants` are the repository's (`recipes.repository_variants`); the recipe's own
+    conda_build_config.yaml is added here. The release's published hashes (PyPI's, GitHub
+    release assets') are handed to the rewrite, which prefers a URL that names one of them.
+    """
     recipe = update.recipe
     before = read_text(root, recipe.path)
     records: list[HashRecord] = []
@@ -40,9 +49,25 @@ def make_change(
         return value
 
     name = recipe.name if recipe.format == "constraints" else None
+    recipe_variants = None
+    if recipe.format != "constraints":
+        recipe_variants = formats.recipe_variants(root / recipe.path, root, variants)
+    published = update.release.hashes
     after = formats.rewrite(
-        before, update.new, sha256_of, filename=PurePosixPath(recipe.path).name, name=name
+        before,
+        update.new,
+        sha256_of,
+        filename=PurePosixPath(recipe.path).name,
+        name=name,
+        published=published,
+        variants=recipe_variants,
     )
+    # Hashes the rewrite took from the upstream's list, without asking `sha256_of`.
+    asked = {record.url for record in records}
+    for url in _source_urls(after, recipe.path, recipe_variants):
+        digest = published.get(PurePosixPath(url.split("?")[0]).name)
+        if digest and url not in asked and digest in after:
+            records.append(HashRecord(url, digest, "published"))
     edits = [FileEdit(recipe.path, before, after)]
     for file in constraints:
         if file.path == recipe.path and file.yaml:
@@ -56,6 +81,18 @@ def make_change(
     # The rewrite may have tried other forms of a URL; keep only the hashes it kept.
     kept = tuple(record for record in records if record.sha256 in after)
     return RecipeChange(update, tuple(edits), kept)
+
+
+def _source_urls(
+    text: str, path: str, variants: Mapping[str, Sequence[str]] | None
+) -> list[str]:
+    """The source URLs of a rewritten conda recipe, every configuration's."""
+    name = PurePosixPath(path).name
+    if name not in ("meta.yaml", "recipe.yaml"):
+        return []
+    parse = formats.conda_v0.parse if name == "meta.yaml" else formats.conda_v1.parse
+    parsed = parse(text.replace("\r\n", "\n"), variants)
+    return list(dict.fromkeys(site.url for render in parsed.renders for site in render.sources))
 
 
 def read_text(root: Path, relative: str) -> str:

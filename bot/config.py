@@ -81,6 +81,9 @@ class ServeConfig:
     webhook_secret_env: str = "RECIPE_BOT_WEBHOOK_SECRET"
 
 
+DEFAULT_VARIANTS = "conda_build_config.yaml"
+
+
 @dataclass(frozen=True)
 class Config:
     checkers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -88,6 +91,8 @@ class Config:
     versions: VersionsConfig = VersionsConfig()
     recipes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     constraints: tuple[ConstraintsFile, ...] = (ConstraintsFile("constraints.txt"),)
+    # conda_build_config.yaml files at the repository level (one beside a recipe is read too).
+    variants: tuple[str, ...] = (DEFAULT_VARIANTS,)
     gitlab: GitLabConfig = GitLabConfig()
     schedule: str = "* * * * 6,0"
     timezone: str = "UTC"
@@ -286,14 +291,15 @@ def _validate(config: Config, file: str | None) -> None:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"must be HOST:PORT, not {listen!r}", key="serve.listen", file=file)
-    for index, constraints in enumerate(config.constraints):
-        for key, value in (("path", constraints.path), ("yaml", constraints.yaml)):
-            if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts):
-                raise ConfigError(
-                    "must be a path inside the recipes directory",
-                    key=f"constraints[{index}].{key}",
-                    file=file,
-                )
+    paths = [
+        (f"constraints[{index}].{key}", value)
+        for index, constraints in enumerate(config.constraints)
+        for key, value in (("path", constraints.path), ("yaml", constraints.yaml))
+    ]
+    paths += [(f"variants[{index}]", value) for index, value in enumerate(config.variants)]
+    for key, value in paths:
+        if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts):
+            raise ConfigError("must be a path inside the recipes directory", key=key, file=file)
 
 
 def _host(url: str) -> str:

@@ -15,11 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import structlog
+
 from bot import __version__, formats
-from bot.config import Config
+from bot.config import DEFAULT_VARIANTS, Config
 from bot.errors import RecipeError
+from bot.formats.variants import merge as merge_variants
 from bot.model import Recipe, Source
 from bot.store import Table
+
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -41,22 +46,57 @@ Entry = Recipe | Unreadable
 def load_recipes(
     root: Path, config: Config, names: Sequence[str] = (), *, cache: Table | None = None
 ) -> list[Entry]:
-    """Every recipe under `root` (or those named: a recipe name or its folder), in path order."""
+    """Every recipe under `root` (or those named: a recipe name or its folder), in path order.
+
+    A repository variant file that cannot be read makes every conda recipe unreadable, with
+    that file's error: reading them without it could miss a variant's sources.
+    """
     constraints = [file.path for file in config.constraints]
+    try:
+        variants: Variants | RecipeError = repository_variants(root, config)
+    except RecipeError as error:
+        variants = error
     entries: list[Entry] = []
     for path in formats.discover(root, constraints=constraints):
         relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-        entries.extend(_read(path, relative, root, relative in constraints, cache))
+        entries.extend(_read(path, relative, root, relative in constraints, variants, cache))
     return select(entries, names)
 
 
+Variants = dict[str, list[str]]
+
+
+def repository_variants(root: Path, config: Config) -> Variants:
+    """The values of the repository's variant files (`variants:`), those that exist, merged."""
+    found: list[Variants] = []
+    for name in config.variants:
+        path = root / name
+        if path.is_file():
+            found.append(formats.read_variants(path, root=root))
+        elif name != DEFAULT_VARIANTS:
+            log.warning("variant_file_missing", path=name)
+    return merge_variants(*found)
+
+
 def _read(
-    path: Path, relative: str, root: Path, is_constraints: bool, cache: Table | None
+    path: Path,
+    relative: str,
+    root: Path,
+    is_constraints: bool,
+    variants: Variants | RecipeError,
+    cache: Table | None,
 ) -> list[Entry]:
+    if isinstance(variants, RecipeError) and not is_constraints:
+        return [Unreadable(relative, variants.message)]
     key = None
     if cache is not None and not path.is_symlink():  # a link's meaning depends on more than bytes
         try:
-            key = f"{__version__}:{relative}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+            # What a recipe reads as depends on its bytes and on the variant values it is read
+            # with (the repository's and those beside it).
+            beside = path.parent / formats.VARIANT_FILE
+            content = path.read_bytes() + (beside.read_bytes() if beside.is_file() else b"")
+            content += json.dumps(variants, sort_keys=True).encode()
+            key = f"{__version__}:{relative}:{hashlib.sha256(content).hexdigest()}"
         except OSError:
             key = None
         stored = cache.get(key) if key else None
@@ -67,7 +107,8 @@ def _read(
         if is_constraints:
             entries = list(formats.read_constraints(path, root=root))
         else:
-            entries = [formats.read_recipe(path, root=root)]
+            assert not isinstance(variants, RecipeError)
+            entries = [formats.read_recipe(path, root=root, variants=variants)]
     except RecipeError as exc:
         entries = [Unreadable(relative, exc.message)]
     if cache is not None and key:

@@ -38,7 +38,7 @@ from bot.http import Http
 from bot.lock import run_lock
 from bot.mergerequest import merge_request_plan
 from bot.plan import Decision, ForgeState, plan
-from bot.recipes import load_recipes
+from bot.recipes import load_recipes, repository_variants
 from bot.schedule import allowance, in_window, next_window
 from bot.sweep import CheckResult, sweep
 from checkers import Checker, load_registry
@@ -273,7 +273,8 @@ def _carry_out(
     update = decision.update
     assert update is not None
     try:
-        change = make_change(update, root, http, config.constraints)
+        variants = repository_variants(root, config)
+        change = make_change(update, root, http, config.constraints, variants)
     except RecipeBotError as exc:
         summary.failures.append(
             Failure(decision.recipe, decision.result.checker, exc.reason, exc.message)

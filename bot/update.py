@@ -11,7 +11,7 @@ from bot.config import Config
 from bot.errors import RecipeBotError
 from bot.http import Http
 from bot.model import Recipe, Release, Update
-from bot.recipes import Entry, Unreadable
+from bot.recipes import Entry, Unreadable, repository_variants
 from bot.resolve import resolve
 from bot.sweep import sweep
 from bot.versions import parse_version
@@ -25,6 +25,11 @@ def update_recipes(
     """Rewrite each outdated entry (or each entry to `version`); 1 if any could not be done."""
     registry = load_registry()
     failures = 0
+    try:
+        variants = repository_variants(root, config)
+    except RecipeBotError as exc:
+        _complain(str(exc))
+        return 1
     with Http(config.http_settings()) as http:
         if version:
             updates, failures = _forced(entries, version, config, http, registry)
@@ -37,7 +42,7 @@ def update_recipes(
                     _complain(f"{result.name} ({result.path}): {result.error}")
         for update in updates:
             try:
-                change = make_change(update, root, http, config.constraints)
+                change = make_change(update, root, http, config.constraints, variants)
             except RecipeBotError as exc:
                 _complain(f"{update.recipe.name}: not updated to {update.new}: {exc}")
                 failures += 1

@@ -89,7 +89,21 @@ def _from_release(item: Mapping[str, Any], pattern: re.Pattern[str] | None) -> R
         published=_timestamp(item.get("published_at")),
         prerelease=bool(item.get("prerelease")),
         changelog=page,
+        hashes=_asset_digests(item.get("assets")),
     )
+
+
+def _asset_digests(assets: Any) -> dict[str, str]:
+    """{file name: sha256} of a release's assets; GitHub computes `digest` for each upload."""
+    found: dict[str, str] = {}
+    for asset in assets if isinstance(assets, list) else ():
+        name = asset.get("name") if isinstance(asset, dict) else None
+        digest = asset.get("digest") if isinstance(asset, dict) else None
+        if isinstance(name, str) and isinstance(digest, str) and digest.startswith("sha256:"):
+            value = digest.removeprefix("sha256:").lower()
+            if re.fullmatch(r"[0-9a-f]{64}", value):
+                found[name] = value
+    return found
 
 
 def _from_tag(item: Mapping[str, Any], pattern: re.Pattern[str] | None, web: str) -> Release | None:

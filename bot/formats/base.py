@@ -63,3 +63,6 @@ class Parsed:
     sources: tuple[SourceSite, ...]
     update_check: Mapping[str, Any] = field(default_factory=dict)
     renders: tuple[Rendered, ...] = ()
+    # Every configuration the text was read in (`Rendered.index` counts in it), those that did
+    # not render included: read the edited text in the same ones to pair sources.
+    configurations: tuple[Configuration, ...] = ()

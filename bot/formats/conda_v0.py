@@ -99,6 +99,7 @@ def parse(
         sources=tuple(sorted(chosen, key=chosen.__getitem__)),
         update_check=_update_check(data),
         renders=tuple(renders),
+        configurations=tuple(configurations),
     )
 
 

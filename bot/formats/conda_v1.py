@@ -73,7 +73,9 @@ def parse(
         raise FormatError("no source with a url or git")
     version = conda_v0.upstream_version(version, render.scope.get("version"))
     rendered = (Rendered(0, render.scope, tuple(sources)),)
-    return Parsed(name, version, tuple(sources), _update_check(data, render), rendered)
+    return Parsed(
+        name, version, tuple(sources), _update_check(data, render), rendered, (render.scope,)
+    )
 
 
 def _identity(data: Mapping[str, Any], render: _Renderer) -> tuple[str, str]:

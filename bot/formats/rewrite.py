@@ -83,7 +83,7 @@ def rewrite_conda(
         raise RewriteRefused(str(error)) from None
     text_lines = [line.content for line in original]
     old = _parse(dialect, text_lines, "cannot read the recipe", variants, None)
-    configurations = [render.configuration for render in old.renders]
+    configurations = old.configurations
     check_request(old.version, version)
 
     def parse(candidate: list[str], what: str) -> Parsed:

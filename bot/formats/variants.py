@@ -135,12 +135,8 @@ def _combine(
     for _, values in dimensions:
         total *= len(values)
     if total <= MAX_CONFIGURATIONS:
-        combos: Iterable[tuple[Any, ...]] = itertools.product(*(values for _, values in dimensions))
-        return (
-            [_with(names, dimensions, combo) for names in base for combo in combos]
-            if dimensions
-            else base
-        )
+        combos = list(itertools.product(*(values for _, values in dimensions)))
+        return [_with(names, dimensions, combo) for names in base for combo in combos]
     # Too many: every value of each dimension on its own, the others at their first value.
     first = tuple(values[0] for _, values in dimensions)
     result = [_with(names, dimensions, first) for names in base]

@@ -267,3 +267,23 @@ def test_misconfigured(ctx: CheckContext, api: LocalHttpServer, options: dict[st
 def test_tag_to_version(tag: str, version: str | None) -> None:
     """Common tag spellings give the plain version; tags without one give None."""
     assert version_from_tag(tag) == version
+
+
+def test_release_assets_publish_their_sha256() -> None:
+    """A release's asset digests (`sha256:...`) become the release's published hashes."""
+    item = {
+        "tag_name": "v2.0.0",
+        "html_url": "https://github.com/octo/widget/releases/tag/v2.0.0",
+        "assets": [
+            {"name": "widget-2.0.0.tar.gz", "digest": "sha256:" + "AB" * 32},
+            {"name": "widget-2.0.0.zip", "digest": None},  # uploaded before GitHub hashed assets
+            {"name": "notes.txt", "digest": "sha512:" + "cd" * 64},
+            {"name": "odd.bin", "digest": "sha256:not-hex"},
+            "not an asset",
+        ],
+    }
+
+    release = github._from_release(item, None)
+
+    assert release is not None
+    assert release.hashes == {"widget-2.0.0.tar.gz": "ab" * 32}

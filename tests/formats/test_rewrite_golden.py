@@ -2,7 +2,9 @@
 
 case.yaml names the intent, the file name (which picks the format), the new version, the
 digest the fake download returns for each new URL, the URLs that fail (to exercise fallbacks),
-and how many lines the rewrite may change.
+and how many lines the rewrite may change. Optional: `published` (file name -> sha256 the
+upstream lists; never downloaded), `variants` (conda_build_config.yaml values), and `kept`
+(the digests of pinned sources, which must survive the rewrite unchanged).
 """
 
 from __future__ import annotations
@@ -47,10 +49,18 @@ def test_golden_cases_exist() -> None:
 def test_golden_rewrite(case: str, fake_hashes: Any) -> None:
     """The rewrite of `before` is `after`, byte for byte, changing only the expected lines."""
     spec, before, expected = _load(case)
-    sha256_of = fake_hashes({str(k): str(v) for k, v in spec["hashes"].items()}, spec.get("fail"))
+    sha256_of = fake_hashes(
+        {str(k): str(v) for k, v in (spec.get("hashes") or {}).items()}, spec.get("fail")
+    )
 
     result = rewrite(
-        before, str(spec["version"]), sha256_of, filename=spec["filename"], name=spec.get("name")
+        before,
+        str(spec["version"]),
+        sha256_of,
+        filename=spec["filename"],
+        name=spec.get("name"),
+        published=spec.get("published"),
+        variants=spec.get("variants"),
     )
 
     assert result == expected, spec["intent"]
@@ -68,10 +78,17 @@ def test_golden_after_reads_back(case: str) -> None:
         assert versions == {str(spec["version"])}
         return
     parse = conda_v1.parse if spec["filename"] == "recipe.yaml" else conda_v0.parse
-    parsed = parse(normalized)
+    parsed = parse(normalized, spec.get("variants"))
     assert parsed.version == str(spec["version"])
-    digests = {site.sha256 for site in parsed.sources if site.sha256}
-    assert digests == {str(digest) for digest in spec["hashes"].values()}
+    digests = {
+        site.sha256 for render in parsed.renders for site in render.sources if site.sha256
+    }
+    downloaded = {str(digest) for digest in (spec.get("hashes") or {}).values()}
+    published = {str(digest) for digest in (spec.get("published") or {}).values()}
+    kept = {str(digest) for digest in spec.get("kept", [])}
+    # Every downloaded and kept digest is there; the others are published ones (a release
+    # publishes more files than the recipe uses).
+    assert downloaded | kept <= digests <= downloaded | kept | published
 
 
 @pytest.mark.parametrize("case", CASES)
