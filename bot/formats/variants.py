@@ -21,6 +21,7 @@ rewrite's final check of the text (no old hash left behind) still refuses such a
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -91,9 +92,8 @@ def configurations(
     text_lines: Sequence[str], selector_texts: Iterable[str], variants: Variants | None = None
 ) -> list[dict[str, Any]]:
     """The variables of every configuration `text_lines` should be read in (see the module doc)."""
-    sandbox = jinja.sandbox("conda-v0")
     expressions = [*selector_texts, *_template_conditions(text_lines)]
-    compared = _comparisons(sandbox, expressions)
+    compared = _comparisons(expressions)
     set_here = {match.group("name") for line in text_lines for match in _SET.finditer(line)}
     text = "\n".join(text_lines)
     platforms = [*selectors.PLATFORMS]
@@ -221,31 +221,37 @@ def _template_conditions(text_lines: Sequence[str]) -> list[str]:
     return found
 
 
-def _comparisons(
-    sandbox: jinja.Sandbox, expressions: Iterable[str]
-) -> dict[str, list[tuple[str, Any]]]:
+def _comparisons(expressions: Iterable[str]) -> dict[str, list[tuple[str, Any]]]:
     """Each variable compared with a constant, and how: {"py": [("lt", 38)], "mpi": [("eq", "a")]}.
 
     Only `name <op> constant` (either way round) and `name in [constants]` count.
     """
     compared: dict[str, list[tuple[str, Any]]] = {}
     for expression in set(expressions):
-        try:
-            tree = sandbox.environment.parse("{{ " + expression + " }}")
-        except Exception:  # not an expression on its own: it says nothing about variants
-            continue
-        for node in tree.find_all(nodes.Compare):
-            operands = [node.expr, *(operand.expr for operand in node.ops)]
-            for position, operand in enumerate(node.ops):
-                left, right = operands[position], operands[position + 1]
-                for name, other, operator in (
-                    (left, right, operand.op),
-                    (right, left, _mirrored(operand.op)),
-                ):
-                    if isinstance(name, nodes.Name):
-                        for value in _constants(other):
-                            compared.setdefault(name.name, []).append((operator, value))
+        for name, operator, value in _compared_in(expression):
+            compared.setdefault(name, []).append((operator, value))
     return compared
+
+
+@functools.lru_cache(maxsize=4096)
+def _compared_in(expression: str) -> tuple[tuple[str, str, Any], ...]:
+    """(name, operator, constant) of each comparison in one expression; recipes share many."""
+    try:
+        tree = jinja.sandbox("conda-v0").environment.parse("{{ " + expression + " }}")
+    except Exception:  # not an expression on its own: it says nothing about variants
+        return ()
+    found = []
+    for node in tree.find_all(nodes.Compare):
+        operands = [node.expr, *(operand.expr for operand in node.ops)]
+        for position, operand in enumerate(node.ops):
+            left, right = operands[position], operands[position + 1]
+            for name, other, operator in (
+                (left, right, operand.op),
+                (right, left, _mirrored(operand.op)),
+            ):
+                if isinstance(name, nodes.Name):
+                    found.extend((name.name, operator, value) for value in _constants(other))
+    return tuple(found)
 
 
 def _constants(node: nodes.Node) -> list[Any]:
