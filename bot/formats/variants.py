@@ -240,7 +240,7 @@ def _compared_in(expression: str) -> tuple[tuple[str, str, Any], ...]:
         tree = jinja.sandbox("conda-v0").environment.parse("{{ " + expression + " }}")
     except Exception:  # not an expression on its own: it says nothing about variants
         return ()
-    found = []
+    found: list[tuple[str, str, Any]] = []
     for node in tree.find_all(nodes.Compare):
         operands = [node.expr, *(operand.expr for operand in node.ops)]
         for position, operand in enumerate(node.ops):
