@@ -90,9 +90,9 @@ def parse(
     built = False in identity
     data, exported = identity[not built]
     name, version = _identity(data, exported)
+    # A metapackage (or a `path:` source) has nothing to download: it is still a recipe, with
+    # a version, and the rewrite refuses it for want of a source.
     chosen = found[not built]
-    if not chosen:
-        raise FormatError("no source with a url or git_url")
     return Parsed(
         name=name,
         version=version,

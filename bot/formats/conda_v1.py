@@ -69,8 +69,6 @@ def parse(
     name, version = _identity(data, render)
     sources: list[SourceSite] = []
     _collect(data.get("source"), None, render, sources, yamlio.Budget("source:", 1000))
-    if not sources:
-        raise FormatError("no source with a url or git")
     version = conda_v0.upstream_version(version, render.scope.get("version"))
     rendered = (Rendered(0, render.scope, tuple(sources)),)
     return Parsed(

@@ -85,6 +85,8 @@ def rewrite_conda(
     old = _parse(dialect, text_lines, "cannot read the recipe", variants, None)
     configurations = old.configurations
     check_request(old.version, version)
+    if not any(render.sources for render in old.renders):
+        raise RewriteRefused("the recipe has no source with a url or git_url to update")
 
     def parse(candidate: list[str], what: str) -> Parsed:
         return _parse(dialect, candidate, what, variants, configurations)

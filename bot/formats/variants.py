@@ -241,6 +241,19 @@ def _compared_in(expression: str) -> tuple[tuple[str, str, Any], ...]:
     except Exception:  # not an expression on its own: it says nothing about variants
         return ()
     found: list[tuple[str, str, Any]] = []
+    # `(cuda_compiler_version or "").startswith("13")`: a value that starts with "13" is one.
+    for call in tree.find_all(nodes.Call):
+        method = call.node
+        if (
+            isinstance(method, nodes.Getattr)
+            and method.attr in ("startswith", "endswith")
+            and call.args
+            and isinstance(call.args[0], nodes.Const)
+            and isinstance(call.args[0].value, str)
+        ):
+            found.extend(
+                (name.name, "eq", call.args[0].value) for name in method.node.find_all(nodes.Name)
+            )
     for node in tree.find_all(nodes.Compare):
         operands = [node.expr, *(operand.expr for operand in node.ops)]
         for position, operand in enumerate(node.ops):

@@ -52,9 +52,6 @@ def _write(tmp_path: Path, name: str, data: str | bytes) -> Path:
         ("meta.yaml", "package: {name: x, version: ''}\n" + GOOD_SOURCE, "no version"),
         ("recipe.yaml", "package: {name: x}\n" + GOOD_SOURCE, "no version"),
         ("meta.yaml", GOOD_SOURCE, "no package"),
-        ("meta.yaml", "package: {name: x, version: '1'}\n", "no source"),
-        ("meta.yaml", "package: {name: x, version: '1'}\nsource: {path: ../src}\n", "no source"),
-        ("recipe.yaml", "package: {name: x, version: '1'}\nsource: []\n", "no source"),
         ("meta.yaml", "- just\n- a list\n", "not a YAML mapping"),
         (
             "meta.yaml",
@@ -161,3 +158,25 @@ def test_alias_bombs_fail_fast(tmp_path: Path, name: str, text: str) -> None:
 
     with pytest.raises(RecipeError, match="too large"):
         read_recipe(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("meta.yaml", "package: {name: x, version: '1'}\n"),
+        ("meta.yaml", "package: {name: x, version: '1'}\nsource: {path: ../src}\n"),
+        ("recipe.yaml", "package: {name: x, version: '1'}\nsource: []\n"),
+    ],
+)
+def test_a_recipe_without_a_download_reads_and_refuses_to_rewrite(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    """A metapackage is a recipe (listed with its version); its rewrite is refused, by name."""
+    from bot.errors import RewriteRefused
+    from bot.formats import rewrite
+
+    recipe = read_recipe(_write(tmp_path, name, text), root=tmp_path)
+
+    assert (recipe.name, recipe.version, recipe.sources) == ("x", "1", ())
+    with pytest.raises(RewriteRefused, match="no source with a url or git_url to update"):
+        rewrite(text, "2", lambda url: "0" * 64, filename=name)
