@@ -10,16 +10,17 @@ real, reviewed recipes) out of a local git copy of that repository, with the
 sample is made again from the repository.
 
 `measure` reads every recipe, then rewrites it to a made-up next version (the last number plus
-one: 1.2.3 -> 1.2.4, 1.0-15 -> 1.0-16) with a hasher that gives every URL a hash of its own and
-records what it gave. Each result is then audited on its own terms, without the rewrite's code:
+one: 1.2.3 -> 1.2.4, 1.0-15 -> 1.0-16; `--bump minor`: 1.2.3 -> 1.3.0) with a hasher that
+gives every URL a hash of its own and records what it gave. Each result is then audited on its own terms, without the rewrite's code:
 
 - stale: a checksum of the old text is still in the new text, but the source it belongs to
   moved (its URL changed) -- the one outcome that must never happen;
 - foreign: a checksum in the new text that neither the old text had nor the hasher gave;
 - wrong: a source of the new text whose sha256 is not what the hasher gave for its URL.
 
-It prints the share read, refused (by reason) and rewritten, and exits 1 on any stale, foreign
-or wrong hash.
+It prints the share read, refused (by reason) and rewritten, of all recipes, and exits 1 on any
+stale, foreign or wrong hash. A recipe with no source to download (a metapackage) is read but
+neither rewritten nor refused: no version is ever proposed for it.
 """
 
 from __future__ import annotations
@@ -96,17 +97,29 @@ def _show(repository: Path, spec: str, *, missing_ok: bool = False) -> bytes:
 class Outcome:
     recipe: str
     read: bool
-    status: str  # unreadable | refused | rewritten | stale | foreign | wrong
+    status: str  # unreadable | no-source | refused | rewritten | stale | foreign | wrong
     detail: str = ""
 
 
-def bump(version: str) -> str:
-    """The last number of a version plus one: 1.2.3 -> 1.2.4, 2024.01.05 -> 2024.01.06."""
-    match = re.search(r"(\d+)(?!.*\d)", version)
-    if match is None:
+def bump(version: str, kind: str = "patch") -> str:
+    """A next version: `patch` adds one to the last number (1.2.3 -> 1.2.4), `minor` to the
+    second and zeroes the ones after it (1.2.3 -> 1.3.0, 25.12.00 -> 25.13.00)."""
+    numbers = list(re.finditer(r"\d+", version))
+    if not numbers:
         return version + ".1"
-    number = str(int(match.group(1)) + 1).zfill(len(match.group(1)))
-    return version[: match.start(1)] + number + version[match.end(1) :]
+    target = numbers[-1] if kind == "patch" or len(numbers) < 3 else numbers[1]
+    pieces, position = [], 0
+    for match in numbers:
+        pieces.append(version[position : match.start()])
+        if match.start() < target.start():
+            pieces.append(match.group())
+        elif match is target:
+            pieces.append(str(int(match.group()) + 1).zfill(len(match.group())))
+        else:
+            pieces.append("0" * len(match.group()))
+        position = match.end()
+    pieces.append(version[position:])
+    return "".join(pieces)
 
 
 class RecordingHasher:
@@ -127,12 +140,15 @@ def _variants(folder: Path) -> dict[str, list[str]] | None:
     return read_variants(file, root=folder.parent) if file.is_file() else None
 
 
-def measure_one(file: Path, root: Path) -> Outcome:
+def measure_one(file: Path, root: Path, kind: str = "patch") -> Outcome:
     name = file.parent.name
     try:
         recipe = read_recipe(file, root=root)
     except RecipeBotError as error:
         return Outcome(name, False, "unreadable", str(error))
+    if not recipe.sources:
+        # A metapackage: read, but nothing to download, so no version is ever proposed for it.
+        return Outcome(name, True, "no-source")
     text = file.read_text()
     hasher = RecordingHasher()
     keywords: dict[str, object] = {}
@@ -140,7 +156,7 @@ def measure_one(file: Path, root: Path) -> Outcome:
     if variants:
         keywords["variants"] = variants
     try:
-        new_text = rewrite(text, bump(recipe.version), hasher, filename=file.name, **keywords)
+        new_text = rewrite(text, bump(recipe.version, kind), hasher, filename=file.name, **keywords)
     except RewriteRefused as error:
         return Outcome(name, True, "refused", str(error))
     problem = audit(text, new_text, file, hasher.given, root)
@@ -230,6 +246,7 @@ def report(outcomes: list[Outcome], show: str | None) -> int:
     print(f"refused: {len(refused)} ({100 * len(refused) / total:.1f}%)")
     for reason, count in Counter(_reason(outcome.detail) for outcome in refused).most_common():
         print(f"  {count:4d}  {reason}")
+    print(f"no source to update (metapackages): {statuses['no-source']}")
     print(f"unreadable: {statuses['unreadable']}")
     for outcome in outcomes:
         if outcome.status == "unreadable":
@@ -257,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("root", type=Path)
     run.add_argument("--json", type=Path, help="write every outcome here")
     run.add_argument("--show", help="list the refusals whose reason contains this text")
+    run.add_argument("--bump", choices=("patch", "minor"), default="patch",
+                     help="the made-up next version: 1.2.3 -> 1.2.4 (patch) or 1.3.0 (minor)")
     options = parser.parse_args(argv)
     if options.command == "sample":
         kinds = (options.only,) if options.only else RECIPE_FILES
@@ -265,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
             f"in {options.out}"
         )
         return 0
-    outcomes = [measure_one(file, options.root) for file in recipe_files(options.root)]
+    outcomes = [
+        measure_one(file, options.root, options.bump) for file in recipe_files(options.root)
+    ]
     if options.json:
         options.json.write_text(json.dumps([asdict(outcome) for outcome in outcomes], indent=1))
     return report(outcomes, options.show)
