@@ -11,7 +11,8 @@ sample is made again from the repository.
 
 `measure` reads every recipe, then rewrites it to a made-up next version (the last number plus
 one: 1.2.3 -> 1.2.4, 1.0-15 -> 1.0-16; `--bump minor`: 1.2.3 -> 1.3.0) with a hasher that
-gives every URL a hash of its own and records what it gave. Each result is then audited on its own terms, without the rewrite's code:
+gives every URL a hash of its own and records what it gave. Each result is then audited on
+its own terms, without the rewrite's code:
 
 - stale: a checksum of the old text is still in the new text, but the source it belongs to
   moved (its URL changed) -- the one outcome that must never happen;
