@@ -525,10 +525,28 @@ def build_numbers(text: str) -> list[int]:
     return [int(match["n"]) for match in found]
 
 
-def stale_values(output: str, before: str, correct: str) -> list[str]:
-    """Old checksums (in the input, nowhere in the correct file) that the output still holds."""
-    old = set(checksum_values(before)) - set(checksum_values(correct))
+def stale_values(
+    output: str, before: str, correct: str, pinned: frozenset[str] = frozenset()
+) -> list[str]:
+    """Old checksums (in the input, nowhere in the correct file) that the output still holds.
+
+    `pinned` are the old checksums of sources whose URL is the same in the correct file: the
+    upstream re-uploaded such a file (the correct file has its new hash), which a rewrite
+    cannot know without downloading it; keeping them is not a stale hash of a moved source.
+    """
+    old = set(checksum_values(before)) - set(checksum_values(correct)) - pinned
     return sorted(v for v in old if v not in correct.lower() and v in output.lower())
+
+
+def pinned_changed(before: str, dialect: str, variants: Mapping[str, list[str]],
+                   correct: Rendering) -> frozenset[str]:  # fmt: skip
+    """Old checksums of sources at a URL the correct file also has, with another checksum."""
+    old = render_urls(before, dialect, variants).known
+    return frozenset(
+        known.digest
+        for url, known in old.items()
+        if url in correct.known and correct.known[url].digest != known.digest
+    )
 
 
 def checksum_problems(output: str, correct: str, known: Mapping[str, Known]) -> list[str]:
@@ -634,7 +652,12 @@ def _judge(
         + build_problems(output, correct)
         + url_problems(mine, rendering)
     )
-    outcome.stale = stale_values(output, before, correct)
+    pinned = pinned_changed(before, case.dialect, outcome.variants, rendering)
+    outcome.stale = stale_values(output, before, correct, pinned)
+    if pinned:
+        outcome.problems.append(
+            "a pinned source's file was re-uploaded upstream (the correct file has its new hash)"
+        )
     if outcome.stale:
         outcome.status = "STALE"
         outcome.detail = "old checksum(s) kept: " + ", ".join(v[:12] + "…" for v in outcome.stale)

@@ -139,18 +139,25 @@ def upstream_version(package_version: str, variable: Any) -> str:
     """The version a recipe sets, where the package version is derived from it.
 
     CRAN recipes set `{% set version = "1.0-15" %}` and package `{{ version|replace("-", "_") }}`
-    (conda versions have no `-`): upstream publishes 1.0-15, so that is what is compared.
-    Only a change of separators counts as derived; anything else is the package's own version.
+    (conda versions have no `-`): upstream publishes 1.0-15, so that is what is compared. A
+    conda-side suffix after the version (`{{ version }}.post0`, `{{ version }}+cuda`) is derived
+    too. Anything else (`{{ version }}.3`, a different number) is the package's own version.
     """
     if not isinstance(variable, str) or variable == package_version:
         return package_version
     variable = variable.strip()
     if _SEPARATORS.sub(".", variable) == _SEPARATORS.sub(".", package_version):
         return variable
+    if variable and package_version.startswith(variable):
+        if _SUFFIX.fullmatch(package_version[len(variable) :]):
+            return variable
     return package_version
 
 
 _SEPARATORS = re.compile(r"[-_.]")
+# A conda-side suffix: a post release or a local label. Never a prerelease (`rc1`, `dev`): a
+# recipe at 3.9.4rc1 is not at 3.9.4.
+_SUFFIX = re.compile(r"[._-]?post\d*|\+[\w.]+")
 
 
 def _update_check(data: Mapping[str, Any]) -> dict[str, Any]:

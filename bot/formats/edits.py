@@ -76,8 +76,10 @@ def set_version(text_lines: list[str], dialect: Dialect, old: str, new: str) -> 
     """
     places: dict[int, lines.Value] = {}
     computed: list[int] = []
+    direct: set[int] = set()  # the `version` variable's definitions and a literal package version
     for value in dialect.definitions(text_lines, "version"):
         places.setdefault(value.line, value)
+        direct.add(value.line)
     for block in dialect.package_blocks:
         for index in lines.block_children(text_lines, block, "version"):
             written_at = lines.value_of(text_lines, index)
@@ -92,6 +94,13 @@ def set_version(text_lines: list[str], dialect: Dialect, old: str, new: str) -> 
                 _follow(text_lines, dialect, names, places, computed, set())
             else:
                 places.setdefault(written_at.line, written_at)
+                direct.add(written_at.line)
+    # `{{ version }}{{ dev }}` with `{% set dev = "" %}`: of the literals the package version is
+    # made of, the one that reads as the recipe's version is where it is set.
+    followed = [value for line, value in places.items() if line not in direct]
+    holding = [value for value in places.values() if value.text(text_lines) == old]
+    if followed and len(holding) == 1 and len(places) > 1:
+        places = {holding[0].line: holding[0]}
     if not places:
         if computed:
             raise RewriteRefused(f"version is computed by an expression on line {computed[0] + 1}")

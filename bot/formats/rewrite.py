@@ -221,9 +221,17 @@ class _Hasher:
         self.errors: dict[str, str] = {}
 
     def published(self, url: str) -> str | None:
-        name = PurePosixPath(url.split("?")[0].split("#")[0]).name
-        digest = self._published.get(name)
+        digest = self._published.get(_file_name(url))
         return digest if digest and _HEX64.fullmatch(digest) else None
+
+    def respelled(self, written: str, url: str) -> str | None:
+        """The URL text respelled to name a published file that differs only in spelling."""
+        name = _file_name(url)
+        for published in self._published:
+            form = urls.published_form(written, name, published)
+            if form is not None:
+                return form
+        return None
 
     def digest(self, url: str) -> str | None:
         published = self.published(url)
@@ -239,6 +247,10 @@ class _Hasher:
                 raise RewriteRefused(f"the sha256 given for {url} is not 64 hex digits: {digest!r}")
             self._digests[url] = digest.lower() if digest else None
         return self._digests[url]
+
+
+def _file_name(url: str) -> str:
+    return PurePosixPath(url.split("?")[0].split("#")[0]).name
 
 
 def _hash_sources(
@@ -290,6 +302,14 @@ def _hash_sources(
                 ),
                 None,
             )
+        if chosen is None and hasher.publishes and value is not None:
+            # The upstream lists the file under another spelling of the name (`AlgoTree-...`).
+            respelled = hasher.respelled(value.text(text_lines), current[members[0].key].url)
+            trial = _try_form(text_lines, value, respelled, current, members, parse)
+            if trial is not None and all(
+                hasher.published(trial[1][pair.key].url) for pair in members
+            ):
+                chosen = trial
         first_failure: tuple[str, str] | None = None
         if chosen is None:
             for trial in trials():

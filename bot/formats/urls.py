@@ -110,21 +110,64 @@ _NAME_FILTERS = (
     " | replace('-', '_')",
     " | replace('-', '_') | lower",
     " | lower",
+    " | replace('_', '-')",  # older sdists, and projects named with `_`: the other way round
 )
 
 
 def _name_forms(value: str, dialect: str) -> list[str]:
-    """The URL with the project name in its file name written as a PEP 625 sdist names it."""
+    """The URL with the project name in its file name written as a PEP 625 sdist names it.
+
+    `{{ name }}` gets a normalizing filter; a name written out (`py_entitymatching-{{ version }}`)
+    gets its separators swapped and its case lowered.
+    """
     opening = r"\$\{\{" if dialect == "conda-v1" else r"(?<!\$)\{\{"
     folder, slash, file_name = value.rpartition("/")
-    plain = re.compile(rf"{opening}\s*name\s*\}}\}}")
-    if not slash or not plain.search(file_name):
+    if not slash:
         return []
-    start = "${{" if dialect == "conda-v1" else "{{"
-    return [
-        folder + slash + plain.sub(f"{start} name{filters} }}}}", file_name)
-        for filters in _NAME_FILTERS
-    ]
+    plain = re.compile(rf"{opening}\s*name\s*\}}\}}")
+    if plain.search(file_name):
+        start = "${{" if dialect == "conda-v1" else "{{"
+        return [
+            folder + slash + plain.sub(f"{start} name{filters} }}}}", file_name)
+            for filters in _NAME_FILTERS
+        ]
+    literal = _literal_stem(file_name)
+    if not literal:
+        return []
+    rest = file_name[len(literal) :]
+    forms = [literal.replace("_", "-"), literal.replace("-", "_"), literal.lower(),
+             literal.replace("-", "_").lower()]  # fmt: skip
+    return [folder + slash + form + rest for form in dict.fromkeys(forms) if form != literal]
+
+
+def _literal_stem(file_name: str) -> str:
+    """The project name written out at the start of a file name, before `-{{ version }}`."""
+    match = re.match(r"([A-Za-z][\w.]*?[A-Za-z0-9])[-_](?=\$?\{\{)", file_name)
+    return match.group(1) if match else ""
+
+
+def normalized_name(file_name: str) -> str:
+    """A file name compared as PyPI compares project names: case and `-_.` runs ignored."""
+    return re.sub(r"[-_.]+", "-", file_name).lower()
+
+
+def published_form(value: str, rendered: str, published: str) -> str | None:
+    """`value` with its written-out file-name prefix respelled as the upstream publishes it.
+
+    For a file the upstream lists under another spelling of the same name (`AlgoTree-0.7.3`
+    for `algotree-0.7.3`): the literal text before the first `{{` of the file name is replaced
+    by the published one, if the two differ only in case and separators.
+    """
+    folder, slash, file_name = value.rpartition("/")
+    literal = re.split(r"\$?\{\{", file_name, maxsplit=1)[0]
+    if not slash or not literal or not rendered.startswith(literal):
+        return None
+    respelled = published[: len(literal)]
+    if respelled == literal or normalized_name(respelled) != normalized_name(literal):
+        return None
+    if normalized_name(published) != normalized_name(rendered):
+        return None
+    return folder + slash + respelled + file_name[len(literal) :]
 
 
 _TAG_ARCHIVE = re.compile(r"(github\.com/[^/]+/[^/]+/archive/)(refs/tags/)?")
