@@ -148,9 +148,9 @@ def upstream_version(package_version: str, variable: Any) -> str:
     variable = variable.strip()
     if _SEPARATORS.sub(".", variable) == _SEPARATORS.sub(".", package_version):
         return variable
-    if variable and package_version.startswith(variable):
-        if _SUFFIX.fullmatch(package_version[len(variable) :]):
-            return variable
+    suffix = package_version[len(variable) :]
+    if variable and package_version.startswith(variable) and _SUFFIX.fullmatch(suffix):
+        return variable
     return package_version
 
 

@@ -81,7 +81,7 @@ def test_variant_files_are_read_and_merged(tmp_path: Path) -> None:
     assert values == {"mpi": ["openmpi", "mpich"], "py": ["3.11"]}
     assert merge(values, {"mpi": ["impi", "mpich"]})["mpi"] == ["openmpi", "mpich", "impi"]
     (tmp_path / "conda_build_config.yaml").write_text("- not a mapping\n")
-    with pytest.raises(RecipeError, match="conda_build_config.yaml: a variant file must be"):
+    with pytest.raises(RecipeError, match=r"conda_build_config\.yaml: a variant file must be"):
         read_variants(tmp_path / "conda_build_config.yaml", root=tmp_path)
 
 
