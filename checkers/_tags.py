@@ -17,9 +17,11 @@ from bot.model import Release
 # A version inside a file name: dotted (or underscored) numbers, an optional single letter
 # (OpenSSL's 1.1.1w) and pre/post-release parts (3.13.0a2, 9.6p1, 2.0.0-beta.1). Deliberately
 # not "anything up to the extension", so `readline-8.0-patches.tar.gz` is not version
-# "8.0-patches".
+# "8.0-patches". CRAN numbers its releases `1.0-15` (a dotted version, `-`, a number): that
+# `-15` is part of the version, or every CRAN recipe would look up to date forever.
 VERSION = (
     r"\d+(?:[._]\d+)*(?:[a-z](?![A-Za-z0-9]))?"
+    r"(?:(?:(?<=\.\d)|(?<=\.\d\d)|(?<=\.\d\d\d))-\d+(?!\.?\d))?"
     r"(?:[-_.~+]?(?:alpha|beta|pre|rc|dev|post|a|b|c|p)\.?\d+)*"
 )
 _VERSION_AT_START = re.compile(rf"[vV]?(?P<version>{VERSION})")

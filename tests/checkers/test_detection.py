@@ -146,6 +146,11 @@ def test_detection(url: str, checker: str | None, options: dict[str, Any] | None
             ["boost_1_85_0.tar.bz2"],
             ["boost_1_85_0.tar.bz2.json", "boost-build_1_85_0.tar.bz2"],
         ),
+        (  # CRAN: the `-16` is part of the version
+            "gamsel_1.8-5.tar.gz",
+            ["gamsel_1.8-6.tar.gz", "gamsel_1.10-1.tar.gz", "gamsel_2.0.tar.gz"],
+            ["gamsel_1.8-6.tar.gz.asc", "gamsel2_1.8-6.tar.gz"],
+        ),
     ],
 )
 def test_detected_patterns_do_not_over_match(
@@ -157,6 +162,16 @@ def test_detected_patterns_do_not_over_match(
     pattern = re.compile(options["pattern"])
     assert [name for name in matches if not pattern.fullmatch(name)] == []
     assert [name for name in misses if pattern.fullmatch(name)] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "version"),
+    [("foo_1.0-15.tar.gz", "1.0-15"), ("x-1.2.3-4.5.tar.gz", "1.2.3"), ("tool-2-1.tar.gz", "2")],
+)
+def test_a_cran_number_is_part_of_the_version(name: str, version: str) -> None:
+    """`1.0-15` is one version (CRAN); a `-4.5` after a version, or `-1` after a number, is not."""
+    made = listing.pattern_for(name)
+    assert made is not None and made[1] == version
 
 
 def test_every_checker_has_a_test_module() -> None:
