@@ -95,13 +95,15 @@ def configurations(
     expressions = [*selector_texts, *_template_conditions(text_lines)]
     compared = _comparisons(expressions)
     set_here = {match.group("name") for line in text_lines for match in _SET.finditer(line)}
-    text = "\n".join(text_lines)
+    # Only what Jinja and the selectors read can tell configurations apart: `- python` or
+    # `- zlib` in a requirements list is text, and must not multiply the renders.
+    code = "\n".join([*selector_texts, *_jinja_of(text_lines)])
     platforms = [*selectors.PLATFORMS]
     for name, platform in RARE_PLATFORMS.items():
-        if platform not in platforms and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
+        if platform not in platforms and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", code):
             platforms.append(platform)
     dimensions: list[tuple[str, list[Any]]] = []
-    pythons = _pythons(compared.get("py", []), text, variants or {})
+    pythons = _pythons(compared.get("py", []), code, variants or {})
     if len(pythons) > 1:
         dimensions.append(("py", pythons))
     for name in ("np", "vc"):
@@ -111,7 +113,7 @@ def configurations(
     given = {
         name: list(values)
         for name, values in (variants or {}).items()
-        if name != "python" and re.search(rf"\b{re.escape(name)}\b", text)
+        if name != "python" and re.search(rf"\b{re.escape(name)}\b", code)
     }
     for name in _unique([*compared, *given]):
         if name in _PLATFORM_NAMES or name in ("py", "np", "vc") or name in set_here:
@@ -179,7 +181,7 @@ def _pythons(compared: list[tuple[str, Any]], text: str, variants: Variants) -> 
     pythons = [_py(value) for value in variants.get("python", [])]
     chosen = [py for py in pythons if py is not None] or [selectors.PYTHON]
     if not _PYTHON_NAMES.search(text):
-        return chosen[:1] if not pythons else _unique(chosen)
+        return chosen[:1]  # nothing reads the Python version: one is as good as another
     for operator, value in compared:
         if not isinstance(value, int) or value < 20:
             continue
@@ -208,6 +210,14 @@ def _numbers(compared: list[tuple[str, Any]]) -> list[int]:
             elif operator in ("gt", "lteq"):
                 values.append(value + 1)
     return sorted(_unique(values))
+
+
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+
+
+def _jinja_of(text_lines: Sequence[str]) -> list[str]:
+    """Every `{{ }}` and `{% %}` of a text."""
+    return [match.group() for line in text_lines if "{" in line for match in _JINJA.finditer(line)]
 
 
 def _template_conditions(text_lines: Sequence[str]) -> list[str]:
