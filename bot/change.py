@@ -100,10 +100,14 @@ def read_text(root: Path, relative: str) -> str:
     path = (root / relative).resolve()
     if not path.is_relative_to(root.resolve()):
         raise RecipeError(relative, "path escapes the recipes directory")
+    if path.exists() and not path.is_file():  # a FIFO would block the read forever
+        raise RecipeError(relative, "not a regular file")
     try:
         return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
         raise RecipeError(relative, "not UTF-8 text") from None
+    except OSError as error:
+        raise RecipeError(relative, f"cannot read the file: {error.strerror or error}") from None
 
 
 def write_edits(root: Path, edits: Sequence[FileEdit]) -> None:

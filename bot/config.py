@@ -23,6 +23,7 @@ from ruamel.yaml.error import YAMLError
 
 from bot.errors import ConfigError
 from bot.http import HttpSettings
+from bot.nesting import TooDeep, check_nesting
 
 CONFIG_NAME = "recipe-bot.yaml"
 
@@ -151,11 +152,16 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", file=file) from None
     try:
+        check_nesting(text)
         # pure=True: ruamel's C parser (YAML 1.1) refuses `{url: https://pypi.org}`, the very
         # style design.md's examples use; config files are small, speed does not matter here.
         data = YAML(typ="safe", pure=True).load(text)
+    except TooDeep as exc:
+        raise ConfigError(str(exc), file=file) from None
     except YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=file) from None
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply", file=file) from None
     return parse_config(data or {}, file=file)
 
 

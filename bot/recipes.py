@@ -89,7 +89,9 @@ def _read(
     if isinstance(variants, RecipeError) and not is_constraints:
         return [Unreadable(relative, variants.message)]
     key = None
-    if cache is not None and not path.is_symlink():  # a link's meaning depends on more than bytes
+    # A link's meaning depends on more than its bytes; a FIFO or a device would block the read
+    # of the key (the reader below names what it is instead).
+    if cache is not None and not path.is_symlink() and path.is_file():
         try:
             # What a recipe reads as depends on its bytes and on the variant values it is read
             # with (the repository's and those beside it).

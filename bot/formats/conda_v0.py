@@ -239,7 +239,12 @@ def _site(entry: Mapping[str, Any], locate: _Locator) -> SourceSite | None:
     _check_defined("source url", url)
     checksums = []
     for kind in CHECKSUMS:
-        value = yamlio.text(entry.get(kind))
+        raw_checksum = entry.get(kind)
+        if raw_checksum is not None and not isinstance(raw_checksum, str):
+            # `sha256: {linux: ..., osx: ...}`: conda-build wants one string; a rewrite that
+            # cannot see the hashes would leave them all behind.
+            raise FormatError(f"the {kind} of {url.strip()} is not a string")
+        value = yamlio.text(raw_checksum)
         if value:
             _check_defined(kind, value)
             checksums.append((kind, value.strip()))

@@ -161,7 +161,10 @@ def _site(entry: Any, selector: str | None, render: _Renderer) -> SourceSite | N
         raise FormatError("a source url is not a string")
     checksums = []
     for kind in CHECKSUMS:
-        value = render.text(entry.get(kind), kind)
+        raw_checksum = entry.get(kind)
+        if raw_checksum is not None and not isinstance(raw_checksum, str):
+            raise FormatError(f"the {kind} of {url} is not a string")
+        value = render.text(raw_checksum, kind)
         if value:
             checksums.append((kind, value))
     rev = render.text(entry.get("tag") or entry.get("rev"), "the git tag") if git else None

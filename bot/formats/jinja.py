@@ -358,6 +358,8 @@ def describe(error: BaseException) -> str:
     """A message a recipe author understands, for anything a template can raise."""
     # A template is untrusted input: it can make Python raise anything (TypeError from `+` on
     # mixed types, ZeroDivisionError, ...). Those are errors in the recipe, not bugs of ours.
+    if isinstance(error, RecursionError):
+        return "the template nests too deeply"
     if isinstance(error, SecurityError):
         return f"the recipe does something the template sandbox forbids: {error}"
     if isinstance(error, TemplateSyntaxError):

@@ -542,9 +542,10 @@ def _audit(original: list[lines.Line], kept: list[lines.Line], pairs: list[_Pair
     written = "\n".join(_code(line.content) for line in kept).lower()
     for number, line in enumerate(original, start=1):
         content = _code(line.content)
-        if not _CHECKSUM_LINE.search(content):
-            continue
-        for digest in _HEX.findall(content):
+        # Checksum lines, and any 64 hex digits elsewhere (a hash in a mapping, a list, an
+        # oddly named variable): git commits are 40 digits, sha256s 64.
+        checksum_line = bool(_CHECKSUM_LINE.search(content))
+        for digest in _HEX.findall(content) if checksum_line else _HEX64_ANYWHERE.findall(content):
             if digest.lower() in written and digest.lower() not in unmoved:
                 raise RewriteRefused(
                     f"the checksum on line {number} ({digest[:12]}...) applies in no "
@@ -552,7 +553,11 @@ def _audit(original: list[lines.Line], kept: list[lines.Line], pairs: list[_Pair
                 )
 
 
+_HEX64_ANYWHERE = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+
+
 def _code(content: str) -> str:
-    """A line without its comment (a selector keeps its expression, which holds no hash)."""
+    """A line without its comment and URLs (a commit in a URL is no checksum of the line)."""
     match = re.search(r"(?:^|\s)#", content)
-    return content[: match.start()] if match else content
+    code = content[: match.start()] if match else content
+    return re.sub(r"\w+://\S+", "", code)

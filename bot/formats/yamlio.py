@@ -21,6 +21,7 @@ from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from bot.formats.base import FormatError
+from bot.nesting import MAX_NESTING, TooDeep, check_nesting
 
 
 class NumberText(str):
@@ -77,6 +78,16 @@ def load(text: str, *, positions: bool = False) -> Any:
     plain scalars YAML 1.2 allows (a `:` inside one), so the round-trip loader, our reference,
     decides whenever the C parser refuses.
     """
+    try:
+        check_nesting(text)
+        return _load(text, positions)
+    except TooDeep as error:
+        raise FormatError(str(error)) from None
+    except RecursionError:
+        raise FormatError(f"YAML nested more than {MAX_NESTING} levels deep") from None
+
+
+def _load(text: str, positions: bool) -> Any:
     if not positions:
         fast = YAML(typ="safe")
         fast.Constructor = _SafeConstructor

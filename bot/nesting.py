@@ -1,0 +1,54 @@
+"""A bound on how deeply a YAML text nests, checked before any YAML parser sees it.
+
+Recipes and config files come from anyone who can open a merge request. ruamel's C parser
+crashes the process (a segmentation fault, nothing to catch) on 50,000 nested `[`, and the
+Python composer recurses once per level; either would take every other recipe down with it.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+class TooDeep(ValueError):
+    """The text nests deeper than the bound; the message names the line."""
+
+
+MAX_NESTING = 100  # recipes nest a handful of levels; 50,000 `[` crash the C parser outright
+
+
+def check_nesting(text: str, limit: int = MAX_NESTING) -> None:
+    """TooDeep when `text` nests collections deeper than `limit`.
+
+    Counted: flow brackets outside quotes and comments, and block nesting (the stack of
+    indents, as YAML reads them, plus the `- ` that open sequences on one line).
+    """
+    if text.count("[") + text.count("{") > limit:
+        depth = 0
+        for line_number, line in enumerate(text.split("\n"), start=1):
+            for char in _QUOTED_OR_COMMENT.sub("", line):
+                if char in "[{":
+                    depth += 1
+                    if depth > limit:
+                        raise TooDeep(_message(limit, line_number))
+                elif char in "]}":
+                    depth = max(depth - 1, 0)
+    indents: list[int] = []
+    for line_number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.lstrip(" -")
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(stripped)
+        while indents and indents[-1] >= indent:
+            indents.pop()
+        indents.append(indent)
+        # `- - - x` opens one sequence per dash on a single line.
+        if len(indents) + line[:indent].count("-") > limit:
+            raise TooDeep(_message(limit, line_number))
+
+
+def _message(limit: int, line_number: int) -> str:
+    return f"YAML nested more than {limit} levels deep at line {line_number}"
+
+
+_QUOTED_OR_COMMENT = re.compile(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"|(?:^|\s)#.*$")
