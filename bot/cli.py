@@ -8,6 +8,7 @@ listed), 1 when an `update` could not apply every change it was asked for or a `
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -28,16 +29,21 @@ EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except ConfigError as exc:
-        print(f"recipe-bot: configuration error: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    except RecipeBotError as exc:
-        print(f"recipe-bot: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        return 130
+    # Everything printed is scrubbed of secrets: the usual token variables from the start, the
+    # config's own once it is read (`_setup`). An upstream or GitLab may echo a token back.
+    with contextlib.ExitStack() as outputs:
+        outputs.enter_context(logs.redacted_output(logs.Redactor(logs.secret_values(()))))
+        args.outputs = outputs
+        try:
+            return int(args.handler(args))
+        except ConfigError as exc:
+            print(f"recipe-bot: configuration error: {exc}", file=sys.stderr)
+            return EXIT_UNUSABLE
+        except RecipeBotError as exc:
+            print(f"recipe-bot: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            return 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -124,10 +130,11 @@ def split_targets(targets: Sequence[str]) -> tuple[Path, list[str]]:
 
 def _setup(args: argparse.Namespace, root: Path, *, level: str = "WARNING") -> Config:
     config = load_config(find_config(root, args.config))
-    logs.configure(
+    redactor = logs.configure(
         level=os.environ.get("RECIPE_BOT_LOG_LEVEL", level),
         secrets=logs.secret_values(_secret_env_names(config)),
     )
+    args.outputs.enter_context(logs.redacted_output(redactor))
     from bot.resolve import validate_config_recipes
     from checkers import load_registry
 

@@ -7,11 +7,12 @@ Authorization header, in every string of every event.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -107,3 +108,46 @@ def configure(
         cache_logger_on_first_use=False,
     )
     return redactor
+
+
+class RedactedStream:
+    """A text stream that scrubs secrets from everything written through it.
+
+    The JSON log is redacted by its processor; the plain lines the commands print (`run
+    failed: <GitLab's message>`, a diff, a dashboard) are not log events, and a server can
+    echo a token back in an error message. Every output path goes through one of these.
+    """
+
+    def __init__(self, stream: TextIO, redactor: Redactor) -> None:
+        self._stream = stream
+        self._redactor = redactor
+
+    def write(self, text: str) -> int:
+        self._stream.write(self._redactor.scrub(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", "utf-8")
+
+
+@contextlib.contextmanager
+def redacted_output(redactor: Redactor) -> Iterator[None]:
+    """sys.stdout and sys.stderr scrubbed by `redactor` until the block ends."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = RedactedStream(saved[0], redactor)
+    sys.stderr = RedactedStream(saved[1], redactor)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+

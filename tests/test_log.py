@@ -144,3 +144,43 @@ def test_secret_values_come_from_the_named_variables() -> None:
         ["MY_GITLAB"], {"MY_GITLAB": "s3cret-value", "GITHUB_TOKEN": "gh-value-1", "HOME": "/root"}
     )
     assert sorted(values) == ["gh-value-1", "s3cret-value"]
+
+
+@pytest.mark.parametrize("status", [400, 409, 422])
+def test_a_token_echoed_by_gitlab_never_reaches_stderr(
+    status: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A GitLab that quotes the token back in its error: `run failed: ...` is scrubbed."""
+    from support.servers import LocalHttpServer, Reply, Request
+
+    from bot.cli import main
+
+    token = "a-plain-token-" + "Zx9" * 6  # not token-shaped: only its value can catch it
+
+    def echo(request: Request) -> Reply:
+        quoted = request.headers.get("private-token", "none")
+        body = json.dumps({"message": f"{status} token {quoted} was revoked"})
+        return Reply(status, body, headers={"Content-Type": "application/json"})
+
+    server = LocalHttpServer()
+    server.routes["/*"] = echo
+    server.start()
+    monkeypatch.setenv("GITLAB_TOKEN", token)
+    config = tmp_path / "recipe-bot.yaml"
+    config.write_text(
+        f"gitlab: {{url: '{server.base}', project: a/b}}\n"
+        f"http: {{cache: {tmp_path / 'cache.sqlite'}}}\n"
+    )
+    try:
+        code = main(["run", "--config", str(config), "--recipes", str(tmp_path)])
+    finally:
+        server.stop()
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert server.paths(), "the run did ask GitLab"
+    assert "recipe-bot: run failed:" in captured.err and "revoked" in captured.err
+    assert token not in captured.err + captured.out
