@@ -6,10 +6,15 @@ target branch and adds `.recipe-bot-lock.json` (who holds it, since and until wh
 `force`, GitLab refuses that call with 400 when the branch already exists: that refusal is the
 mutex. Releasing deletes the branch, but only while the file there still names us.
 
-A holder that died leaves its lock behind until it expires (`expires_at`, TTL 2 h by default).
-An expired lock is taken over with a compare-and-swap: a commit on the lock branch that updates
-the file with `last_commit_id` set to the stale lock's commit, which GitLab refuses if anyone
-else changed the file meanwhile, so two runs that both find a stale lock cannot both take it.
+The lock is a lease: it expires `ttl` seconds (5 minutes) after it was last renewed, and its
+holder renews it every `heartbeat` seconds (a minute) from a background thread for as long as
+the run works. A holder that was killed (OOM, SIGKILL, a drained node) stops renewing, so its
+lock is free a few minutes later, not hours; one that died on this very host is seen dead at
+once (its pid is gone). An expired lock is taken over with a compare-and-swap: a commit on
+the lock branch that updates the file with `last_commit_id` set to the stale lock's commit,
+which GitLab refuses if anyone else changed the file meanwhile, so two runs that both find a
+stale lock cannot both take it. Renewals are the same compare-and-swap, against our own last
+commit: a holder that was taken over (thought dead) finds out at its next beat.
 A lock left by this very process (a run whose release failed because GitLab was down at that
 moment) is taken over the same way at once, so `recipe-bot serve` does not block itself for
 the whole TTL after one GitLab outage.
@@ -29,7 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -46,7 +51,8 @@ T = TypeVar("T")
 
 LOCK_FILE = ".recipe-bot-lock.json"
 LOCK_SUFFIX = "_run-lock"
-DEFAULT_TTL = 2 * 3600.0  # seconds; a run that takes longer may lose its lock to a waiting run
+DEFAULT_TTL = 300.0  # seconds a lease lasts after its last renewal
+DEFAULT_HEARTBEAT = 60.0  # seconds between renewals: a lease survives four missed beats
 DEFAULT_POLL = 10.0  # seconds between attempts while waiting
 UNKNOWN = "unknown (no readable lock file)"
 
@@ -90,6 +96,15 @@ class LockInfo:
     def expired(self, now: float) -> bool:
         return _epoch(self.expires_at) <= now
 
+    def dead_here(self) -> bool:
+        """Held by a process of this host that is gone (or by an earlier life of our pid)."""
+        if not self.host or self.host != socket.gethostname() or self.pid <= 0:
+            return False
+        if self.pid == os.getpid():
+            # A restarted container reuses pids (and keeps its hostname): ours, yet not us.
+            return bool(self.process) and self.process != PROCESS
+        return not _pid_alive(self.pid)
+
     def describe(self) -> str:
         where = f" on {self.host}, pid {self.pid}" if self.host else ""
         return f"{self.holder}{where}, since {self.acquired_at} (expires {self.expires_at})"
@@ -124,16 +139,21 @@ def run_lock(
     poll: float = DEFAULT_POLL,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    heartbeat: float | None = DEFAULT_HEARTBEAT,
 ) -> Iterator[None]:
     """Hold the project's run lock for the block. Waits up to `wait` seconds for another holder,
     polling every `poll` seconds, then raises LockBusy naming the holder; a GitLab failure
-    raises ForgeError at once (no waiting it out)."""
+    raises ForgeError at once (no waiting it out). The lease is renewed every `heartbeat`
+    seconds while the block runs (None: never, for tests that drive the clock)."""
     lock = _Lock(forge, config, holder or default_holder(), ttl, clock)
     info = lock.acquire(wait=wait, poll=poll, sleep=sleep)
+    beats = _Heartbeat(lock, heartbeat) if heartbeat else None
     try:
         yield
     finally:
-        lock.release(info)
+        if beats is not None:
+            beats.stop()
+        lock.release(lock.current or info)
 
 
 class _Lock:
@@ -146,6 +166,8 @@ class _Lock:
         self.holder = holder
         self.ttl = ttl
         self.clock = clock
+        self.current: LockInfo | None = None  # what the lock file says now, once we hold it
+        self.file_commit: str | None = None  # the commit of our last write of the lock file
 
     def acquire(self, *, wait: float, poll: float, sleep: Callable[[float], None]) -> LockInfo:
         # Registered before the lock exists, so no one in this process takes it for abandoned.
@@ -172,7 +194,11 @@ class _Lock:
                 # The second case: a retried request whose first attempt went through.
                 self._acquired(mine)
                 return mine
-            stale = held.info.expired(self.clock()) or held.info.abandoned_here()
+            stale = (
+                held.info.expired(self.clock())
+                or held.info.abandoned_here()
+                or held.info.dead_here()
+            )
             if stale and not broken:
                 broken = True  # break a stale lock once; if someone beats us to it, it is theirs
                 if self._take_over(held, mine):
@@ -259,7 +285,7 @@ class _Lock:
             holder=stale.info.holder,
             since=stale.info.acquired_at,
             expired=stale.info.expires_at,
-            why="left by this process" if stale.info.abandoned_here() else "expired",
+            why=_why_stale(stale.info),
         )
         if stale.file_commit is None:
             # Not a lock we wrote (no lock file): nothing to compare against, so delete it.
@@ -282,6 +308,36 @@ class _Lock:
             self._call("take over the stale lock", lambda: self._commit(data), refused=400)
         except _Refused:
             return False  # another run took it (or released it) first
+        return True
+
+    def renew(self) -> bool:
+        """Push our lease's expiry on, if the lock is still ours; False when it is not."""
+        assert self.current is not None and self.file_commit is not None
+        renewed = replace(self.current, expires_at=_iso(self.clock() + self.ttl))
+        if renewed.expires_at == self.current.expires_at:
+            # Within the same second: nothing would change, and a commit that changes nothing
+            # would not be the file's last commit, which the next renewal compares against.
+            return True
+        data = {
+            "branch": self.branch,
+            "commit_message": self._message(renewed),
+            "actions": [
+                {
+                    "action": "update",
+                    "file_path": LOCK_FILE,
+                    "content": _dump(renewed),
+                    "last_commit_id": self.file_commit,
+                }
+            ],
+        }
+        try:
+            self._call("renew the lock", lambda: self._commit(data), refused=400)
+        except _Refused:
+            held = self._inspect()  # a retried renewal whose first attempt went through?
+            if held is None or held.info != renewed:
+                return False
+            self.file_commit = held.file_commit
+        self.current = renewed
         return True
 
     def _inspect(self) -> _Held | None:
@@ -312,7 +368,8 @@ class _Lock:
         return _Held(self._unknown(str(branch.commit["committed_date"])), None)
 
     def _commit(self, data: dict[str, Any]) -> None:
-        self.forge.project.commits.create(data)
+        commit = self.forge.project.commits.create(data)
+        self.file_commit = str(commit.id)
 
     def _delete_branch(self) -> None:
         self.forge.project.branches.delete(self.branch)
@@ -359,9 +416,45 @@ class _Lock:
         )
 
     def _acquired(self, mine: LockInfo) -> None:
+        self.current = mine
+        if self.file_commit is None:  # a retried create whose first attempt went through
+            held = self._inspect()
+            self.file_commit = held.file_commit if held is not None else None
         log.info(
             "lock_acquired", branch=self.branch, holder=mine.holder, expires_at=mine.expires_at
         )
+
+
+class _Heartbeat:
+    """Renews a held lock every `interval` seconds from a daemon thread, until stopped.
+
+    A renewal GitLab refuses means the lease was taken over (this run was thought dead): that
+    is logged as lost and the beats stop. A renewal that fails on the network is retried at the
+    next beat; the lease outlives a few of those.
+    """
+
+    def __init__(self, lock: _Lock, interval: float) -> None:
+        self._lock = lock
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="lock-heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=30)
+
+    def _beat(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                if not self._lock.renew():
+                    log.error("lock_lost", branch=self._lock.branch, why="taken over while held")
+                    return
+            except ForgeError as exc:
+                log.warning("lock_renewal_failed", branch=self._lock.branch, error=exc.message)
+            except Exception:  # a bug here must not go unseen, nor kill the run silently
+                log.exception("lock_heartbeat_crashed", branch=self._lock.branch)
+                return
 
 
 class _Refused(Exception):
@@ -405,6 +498,24 @@ def _load(text: str) -> LockInfo | None:
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
     return info
+
+
+def _why_stale(info: LockInfo) -> str:
+    if info.abandoned_here():
+        return "left by this process"
+    if info.dead_here():
+        return f"its holder (pid {info.pid} on this host) is gone"
+    return "expired"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _iso(epoch: float) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -82,7 +85,7 @@ def test_acquire_writes_the_holder_and_release_deletes_the_branch(
         assert content is not None
         assert content["holder"] == "serve@host-a"
         assert content["acquired_at"] == "2024-06-01T12:00:00+00:00"
-        assert content["expires_at"] == "2024-06-01T14:00:00+00:00"
+        assert content["expires_at"] == "2024-06-01T12:05:00+00:00"  # a five-minute lease
         assert {"pid", "host", "token"} <= content.keys()
         assert head_files(fake)["README.md"]  # branched from main
     assert lock_file(fake) is None
@@ -111,7 +114,7 @@ def test_second_acquire_while_held_names_the_holder_and_since_when(
     """A second run that may not wait is refused with who holds the lock and since when."""
     clock = FakeTime()
     with run_lock(connect(config), config, holder="serve@host-a", clock=clock):
-        clock.now += 600
+        clock.now += 200  # within the lease
         with pytest.raises(LockBusy) as caught:
             take(connect(config), config, holder="alice@laptop", clock=clock)
         assert "serve@host-a" in str(caught.value)
@@ -309,3 +312,98 @@ def test_a_live_lock_of_another_process_is_respected(fake: FakeGitLab, config: C
     )
     with pytest.raises(LockBusy, match=r"ci@runner-7 on runner-7, pid 1, since 2024-06-01T11:30"):
         take(connect(config), config, clock=FakeTime())
+
+
+_HOLDER = """
+import socket, sys, time
+host = sys.argv[3]
+if host:
+    socket.gethostname = lambda: host  # another machine, as far as the lock can tell
+from bot.config import Config, GitLabConfig
+from bot.gitlab import Forge
+from bot.lock import run_lock
+config = Config(gitlab=GitLabConfig(url=sys.argv[1], project=sys.argv[2]))
+forge = Forge(config.gitlab, "fake-token", timeout=5, retries=0, backoff=0)
+with run_lock(forge, config, holder="doomed", ttl=float(sys.argv[4]), heartbeat=0.2):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def _doomed_holder(fake: FakeGitLab, config: Config, host: str, ttl: float) -> int:
+    """A run in a child process that takes the lock, renews it, and is then SIGKILLed."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, fake.url, config.gitlab.project, host, str(ttl)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert "held" in iter(lambda: child.stdout.readline().strip(), ""), "the child took it"
+        first = lock_file(fake)
+        deadline = time.monotonic() + 10
+        while lock_file(fake) == first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lock_file(fake) != first, "the holder renewed its lease"
+    finally:
+        child.kill()
+        child.wait()
+    return child.pid
+
+
+def test_a_run_killed_on_another_host_blocks_the_next_only_for_its_lease(
+    fake: FakeGitLab, config: Config
+) -> None:
+    """SIGKILL mid-run: renewals stop, the lease runs out, and the next run goes ahead."""
+    _doomed_holder(fake, config, host="pod-that-died", ttl=2)
+
+    forge = connect(config)
+    with capture_logs() as logs, run_lock(forge, config, holder="next", wait=20, poll=0.2):
+        assert lock_file(fake)["holder"] == "next"  # type: ignore[index]
+    broken = [entry for entry in logs if entry["event"] == "lock_broken"]
+    assert [entry["why"] for entry in broken] == ["expired"]
+    assert [entry["holder"] for entry in broken] == ["doomed"]
+
+
+def test_a_run_killed_on_this_host_is_seen_dead_at_once(fake: FakeGitLab, config: Config) -> None:
+    """A holder on this host whose pid is gone does not make the next run wait its lease."""
+    pid = _doomed_holder(fake, config, host="", ttl=3600)
+
+    with capture_logs() as logs, run_lock(connect(config), config, holder="next", wait=0):
+        assert lock_file(fake)["holder"] == "next"  # type: ignore[index]
+    (broken,) = [entry for entry in logs if entry["event"] == "lock_broken"]
+    assert broken["why"] == f"its holder (pid {pid} on this host) is gone"
+
+
+def test_a_held_lease_is_renewed_and_outlives_its_ttl(fake: FakeGitLab, config: Config) -> None:
+    """While the block runs, beats push the expiry on; another run is refused past the TTL."""
+    clock = FakeTime()
+    with run_lock(connect(config), config, holder="busy", clock=clock, heartbeat=0.05):
+        clock.now += DEFAULT_TTL - 10
+        deadline = time.monotonic() + 10
+        while lock_file(fake)["expires_at"] == "2024-06-01T12:05:00+00:00":  # type: ignore[index]
+            assert time.monotonic() < deadline, "no renewal"
+            time.sleep(0.02)
+        clock.now += 100  # past the first lease, within the renewed one
+        with pytest.raises(LockBusy):
+            take(connect(config), config, holder="other", clock=clock, heartbeat=None)
+    assert BRANCH not in fake.project.repo.branches
+
+
+def test_a_holder_taken_over_learns_it_at_its_next_beat(fake: FakeGitLab, config: Config) -> None:
+    """If a run thought dead is taken over, its renewal is refused and it logs the lock lost."""
+    clock = FakeTime()
+    later = FakeTime(T0 + DEFAULT_TTL + 1)  # a run that sees the slow one's lease expired
+    with (
+        capture_logs() as logs,
+        run_lock(connect(config), config, holder="slow", clock=clock, heartbeat=0.05),
+        run_lock(connect(config), config, holder="eager", clock=later, heartbeat=None),
+    ):
+        clock.now += 5  # the slow run's next renewal has a later expiry to write
+        deadline = time.monotonic() + 10
+        while not [entry for entry in logs if entry["event"] == "lock_lost"]:
+            assert time.monotonic() < deadline, "the taken-over holder never noticed"
+            time.sleep(0.02)
+        assert lock_file(fake)["holder"] == "eager"  # type: ignore[index]
+    lost = [entry for entry in logs if entry["event"] == "lock_lost"]
+    assert lost[0]["why"] == "taken over while held"
