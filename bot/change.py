@@ -39,35 +39,29 @@ def make_change(
     records: list[HashRecord] = []
 
     def sha256_of(url: str) -> str:
-        published = update.release.hashes.get(PurePosixPath(url.split("?")[0]).name)
-        if published:
-            records.append(HashRecord(url, published, "published"))
-            return published
         cached = http.hashes.get(url)
         value = cached.decode() if cached else http.sha256(url)
         records.append(HashRecord(url, value, "cached" if cached else "downloaded"))
         return value
 
+    def published(url: str, digest: str) -> None:
+        records.append(HashRecord(url, digest, "published"))
+
     name = recipe.name if recipe.format == "constraints" else None
     recipe_variants = None
     if recipe.format != "constraints":
         recipe_variants = formats.recipe_variants(root / recipe.path, root, variants)
-    published = update.release.hashes
     after = formats.rewrite(
         before,
         update.new,
         sha256_of,
         filename=PurePosixPath(recipe.path).name,
         name=name,
-        published=published,
+        published=update.release.hashes,
+        published_hosts=update.release.hosts or None,
         variants=recipe_variants,
+        record=published,
     )
-    # Hashes the rewrite took from the upstream's list, without asking `sha256_of`.
-    asked = {record.url for record in records}
-    for url in _source_urls(after, recipe.path, recipe_variants):
-        digest = published.get(PurePosixPath(url.split("?")[0]).name)
-        if digest and url not in asked and digest in after:
-            records.append(HashRecord(url, digest, "published"))
     edits = [FileEdit(recipe.path, before, after)]
     for file in constraints:
         if file.path == recipe.path and file.yaml:
@@ -81,18 +75,6 @@ def make_change(
     # The rewrite may have tried other forms of a URL; keep only the hashes it kept.
     kept = tuple(record for record in records if record.sha256 in after)
     return RecipeChange(update, tuple(edits), kept)
-
-
-def _source_urls(
-    text: str, path: str, variants: Mapping[str, Sequence[str]] | None
-) -> list[str]:
-    """The source URLs of a rewritten conda recipe, every configuration's."""
-    name = PurePosixPath(path).name
-    if name not in ("meta.yaml", "recipe.yaml"):
-        return []
-    parse = formats.conda_v0.parse if name == "meta.yaml" else formats.conda_v1.parse
-    parsed = parse(text.replace("\r\n", "\n"), variants)
-    return list(dict.fromkeys(site.url for render in parsed.renders for site in render.sources))
 
 
 def read_text(root: Path, relative: str) -> str:

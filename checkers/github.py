@@ -90,7 +90,18 @@ def _from_release(item: Mapping[str, Any], pattern: re.Pattern[str] | None) -> R
         prerelease=bool(item.get("prerelease")),
         changelog=page,
         hashes=_asset_digests(item.get("assets")),
+        hosts=_asset_hosts(item.get("assets")),
     )
+
+
+def _asset_hosts(assets: Any) -> frozenset[str]:
+    """The hosts of the assets' download URLs (github.com, or a GitHub Enterprise host)."""
+    hosts = set()
+    for asset in assets if isinstance(assets, list) else ():
+        url = asset.get("browser_download_url") if isinstance(asset, dict) else None
+        if isinstance(url, str) and urlsplit(url).hostname:
+            hosts.add(urlsplit(url).hostname or "")
+    return frozenset(hosts)
 
 
 def _asset_digests(assets: Any) -> dict[str, str]:

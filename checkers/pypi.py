@@ -62,6 +62,7 @@ def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> l
                 yanked=all(isinstance(f, dict) and f.get("yanked") for f in files),
                 changelog=changelog,
                 hashes=_published_hashes(files),
+                hosts=_file_hosts(files, base),
             )
         )
     return found
@@ -76,6 +77,22 @@ def _published_hashes(files: list[Any]) -> dict[str, str]:
         if isinstance(file.get("filename"), str) and isinstance(digest, str) and len(digest) == 64:
             hashes[file["filename"]] = digest.lower()
     return hashes
+
+
+# pypi.io/packages/source/... and pypi.org/packages/source/... redirect to the files host.
+_PYPI_ALIASES = frozenset({"pypi.org", "pypi.io", "pypi.python.org", "files.pythonhosted.org"})
+
+
+def _file_hosts(files: list[Any], base: str) -> frozenset[str]:
+    """Where the release's files are served: their URLs' hosts, and the index's own."""
+    hosts = {urlsplit(base).hostname or ""}
+    for file in files:
+        url = file.get("url") if isinstance(file, dict) else None
+        if isinstance(url, str):
+            hosts.add(urlsplit(url).hostname or "")
+    if hosts & _PYPI_ALIASES:
+        hosts |= _PYPI_ALIASES
+    return frozenset(host for host in hosts if host)
 
 
 def _earliest_upload(files: list[Any]) -> datetime | None:

@@ -14,7 +14,7 @@ helpers); `edits`, `urls`, `rewrite` (the rewrite).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from bot.errors import RecipeError, RewriteRefused
@@ -138,14 +138,18 @@ def rewrite(
     filename: str = "meta.yaml",
     name: str | None = None,
     published: Mapping[str, str] | None = None,
+    published_hosts: Collection[str] | None = None,
     variants: Mapping[str, Sequence[str]] | None = None,
+    record: Callable[[str, str], None] | None = None,
 ) -> str:
     """The recipe text moved to `version`. Pure: `sha256_of(url)` is the only way out.
 
     `filename` picks the format: meta.yaml, recipe.yaml, or any *.txt (a constraints file,
     where `name` picks the pin). `published` maps the release's file names to the sha256 the
     upstream publishes: a URL form that renders to one of them is preferred, and its hash used
-    without calling `sha256_of`. `variants` are the values of conda_build_config.yaml keys
+    without calling `sha256_of`; with `published_hosts`, only for URLs on those hosts (a file
+    of the same name elsewhere is another file). `record(url, sha256)` hears of each published
+    hash the result uses. `variants` are the values of conda_build_config.yaml keys
     (`read_variants`), for recipes whose sources or hashes differ by variant.
     Raises RewriteRefused, with the reason, when it will not edit.
     """
@@ -153,7 +157,14 @@ def rewrite(
     if base in ("meta.yaml", "recipe.yaml"):
         dialect = CONDA_V0 if base == "meta.yaml" else CONDA_V1
         return rewrite_conda(
-            text, version, sha256_of, dialect, published=published, variants=variants
+            text,
+            version,
+            sha256_of,
+            dialect,
+            published=published,
+            published_hosts=published_hosts,
+            variants=variants,
+            record=record,
         )
     if base.endswith(".txt"):
         return constraints.rewrite(text, version, name)

@@ -29,6 +29,7 @@ class SourceSite:
     git: bool = False
     rev: str | None = None  # rendered git_rev / git_tag / tag / rev of a git source
     mirrors: tuple[str, ...] = ()  # every URL of a `url:` list, the first included
+    file_name: str | None = None  # `fn:` / `file_name:`, the name the download is saved as
 
     @property
     def sha256(self) -> str | None:

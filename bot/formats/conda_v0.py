@@ -85,8 +85,7 @@ def parse(
             order = (site.url_line if site.url_line is not None else 1 << 30, position, number)
             found[skipped].setdefault(site, order)
     if not renders:
-        assert failure is not None
-        raise failure
+        raise failure or FormatError("the recipe reads in no configuration")
     built = False in identity
     data, exported = identity[not built]
     name, version = _identity(data, exported)
@@ -262,6 +261,7 @@ def _site(entry: Mapping[str, Any], locate: _Locator) -> SourceSite | None:
         git=git,
         rev=rev,
         mirrors=mirrors,
+        file_name=yamlio.text(entry.get("fn") or entry.get("file_name")),
     )
 
 

@@ -9,10 +9,11 @@ negation. Line numbers come from ruamel's round-trip positions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from bot.formats import conda_v0, jinja, lines, selectors, yamlio
+from bot.formats import conda_v0, jinja, lines, yamlio
+from bot.formats import variants as variants_
 from bot.formats.base import Configuration, FormatError, Parsed, Rendered, SourceSite
 
 CHECKSUMS = ("sha256", "md5")
@@ -32,6 +33,15 @@ class _Renderer:
             return rendered
         return raw
 
+    def holds(self, condition: str) -> bool:
+        """Whether an `if:` condition is true in this configuration."""
+        try:
+            return bool(self.sandbox.expression(condition)(**self.scope))
+        except FormatError as error:
+            raise FormatError(f"if: {condition}: {error}") from None
+        except Exception as error:  # a condition is recipe input: see jinja.describe
+            raise FormatError(f"if: {condition}: {jinja.describe(error)}") from None
+
     def text(self, raw: Any, what: str) -> str | None:
         value = self.value(raw, what)
         return value.strip() if isinstance(value, str) else None
@@ -43,22 +53,57 @@ def parse(
     *,
     configurations: Sequence[Configuration] | None = None,
 ) -> Parsed:
-    """Read a recipe.yaml's name, version, sources (all branches) and `extra: update_check`.
+    """Read a recipe.yaml's name, version, sources (every configuration) and `extra:`.
 
-    Every `if:` branch is read, so one reading covers every platform and variant: `variants`
-    only gives values to variables the context leaves to the variant config (`${{ mpi }}`),
-    and `configurations` is accepted for the same call shape as meta.yaml's.
+    The YAML is parsed once; the context and the sources are rendered per configuration (as
+    for meta.yaml: platforms, Python versions and variant values the `if:` conditions and
+    `${{ }}` expressions compare), taking the `then:` or `else:` branch each condition picks
+    there, so a branch's URL and hash are read with the names that make it apply.
     """
     data = yamlio.load(text, positions=True)
     if not isinstance(data, dict):
         raise FormatError("the recipe is not a YAML mapping")
-    render = _Renderer(jinja.sandbox("conda-v1"), selectors.namespace("linux-64"))
-    for key, values in (variants or {}).items():
-        if values:
-            render.scope.setdefault(key, values[0])
     context = data.get("context") or {}
     if not isinstance(context, dict):
         raise FormatError("context: must be a mapping")
+    sandbox = jinja.sandbox("conda-v1")
+    if configurations is None:
+        conditions = list(_conditions(data.get("source"), yamlio.Budget("source:", 1000)))
+        configurations = variants_.configurations(lines.contents(text), conditions, variants)
+    renders: list[Rendered] = []
+    first: _Renderer | None = None
+    failure: FormatError | None = None
+    for index, configuration in enumerate(configurations):
+        render = _Renderer(sandbox, dict(configuration))
+        for key, values in (variants or {}).items():
+            if values:
+                render.scope.setdefault(key, values[0])
+        try:
+            _render_context(context, render)
+            sources: list[SourceSite] = []
+            _collect(data.get("source"), None, render, sources, yamlio.Budget("source:", 1000))
+        except FormatError as error:
+            failure = failure or error  # see conda_v0.parse: one configuration is not all
+            continue
+        renders.append(Rendered(index, configuration, tuple(sources)))
+        first = first or render
+    if first is None:
+        raise failure or FormatError("the recipe reads in no configuration")
+    name, version = _identity(data, first)
+    version = conda_v0.upstream_version(version, first.scope.get("version"))
+    merged = tuple(dict.fromkeys(site for render in renders for site in render.sources))
+    return Parsed(
+        name,
+        version,
+        merged,
+        _update_check(data, first),
+        tuple(renders),
+        tuple(configurations),
+    )
+
+
+def _render_context(context: Mapping[str, Any], render: _Renderer) -> None:
+    """The context variables in order: later ones may use earlier ones."""
     for key, raw in context.items():
         value = render.value(raw, f"context variable {key!r}")
         # rattler-build keeps `version: 1.10` as written, like conda-build: numbers stay text.
@@ -66,14 +111,18 @@ def parse(
             render.scope[str(key)] = str(value)
         else:
             render.scope[str(key)] = yamlio.plain(value, yamlio.Budget(f"context variable {key!r}"))
-    name, version = _identity(data, render)
-    sources: list[SourceSite] = []
-    _collect(data.get("source"), None, render, sources, yamlio.Budget("source:", 1000))
-    version = conda_v0.upstream_version(version, render.scope.get("version"))
-    rendered = (Rendered(0, render.scope, tuple(sources)),)
-    return Parsed(
-        name, version, tuple(sources), _update_check(data, render), rendered, (render.scope,)
-    )
+
+
+def _conditions(node: Any, budget: yamlio.Budget) -> Iterator[str]:
+    """Every `if:` condition of the source tree."""
+    budget.spend()
+    if isinstance(node, list):
+        for item in node:
+            yield from _conditions(item, budget)
+    elif isinstance(node, dict) and "if" in node:
+        yield str(node["if"]).strip()
+        yield from _conditions(node.get("then"), budget)
+        yield from _conditions(node.get("else"), budget)
 
 
 def _identity(data: Mapping[str, Any], render: _Renderer) -> tuple[str, str]:
@@ -125,8 +174,10 @@ def _collect(
         raise FormatError("source: must be a mapping or a list of mappings")
     if "if" in node:
         condition = str(node["if"]).strip()
-        _collect(node.get("then"), _both(selector, condition), render, out, budget)
-        _collect(node.get("else"), _both(selector, f"not ({condition})"), render, out, budget)
+        if render.holds(condition):
+            _collect(node.get("then"), _both(selector, condition), render, out, budget)
+        else:
+            _collect(node.get("else"), _both(selector, f"not ({condition})"), render, out, budget)
         return
     site = _site(node, selector, render)
     if site is not None:
@@ -168,7 +219,8 @@ def _site(entry: Any, selector: str | None, render: _Renderer) -> SourceSite | N
         if value:
             checksums.append((kind, value))
     rev = render.text(entry.get("tag") or entry.get("rev"), "the git tag") if git else None
-    return SourceSite(url, selector, tuple(checksums), line, git, rev, mirrors)
+    file_name = render.text(entry.get("file_name"), "the file name")
+    return SourceSite(url, selector, tuple(checksums), line, git, rev, mirrors, file_name)
 
 
 def definitions(text_lines: list[str], name: str) -> list[lines.Value]:

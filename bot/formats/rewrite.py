@@ -25,12 +25,13 @@ re-reading. Nothing here touches the network: `sha256_of` is the caller's.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TypeVar
+from urllib.parse import urlsplit
 
-from bot.errors import RewriteRefused
+from bot.errors import RewriteRefused, UpstreamError, UpstreamNotFound
 from bot.formats import conda_v0, edits, lines, urls
 from bot.formats.base import Configuration, FormatError, Parsed, SourceSite
 from bot.formats.edits import Dialect
@@ -55,6 +56,10 @@ class _Pair:
     position: int  # the source's position in that configuration
     old: SourceSite
     new: SourceSite
+    # Read in a configuration the recipe skips (`skip: true  # [win]`): updated when that can
+    # be done (its URL downloads, its hash line is its own), never a reason to refuse; a hash
+    # line only such configurations reach, left old, is for the final audit to refuse.
+    skipped: bool = False
 
     @property
     def key(self) -> tuple[int, int]:
@@ -74,9 +79,14 @@ def rewrite_conda(
     dialect: Dialect,
     *,
     published: Mapping[str, str] | None = None,
+    published_hosts: Collection[str] | None = None,
     variants: Variants | None = None,
+    record: Callable[[str, str], None] | None = None,
 ) -> str:
-    """The recipe text moved to `version`; RewriteRefused when it cannot be done safely."""
+    """The recipe text moved to `version`; RewriteRefused when it cannot be done safely.
+
+    `record(url, sha256)` is told of each published hash the result uses (none downloaded).
+    """
     try:
         original = lines.split(text)
     except ValueError as error:
@@ -100,8 +110,11 @@ def rewrite_conda(
     pairs = _pairs(old, moved)
     _check_pinned(pairs, old.version, text_lines)
 
-    hasher = _Hasher(sha256_of, published or {})
-    digests, written = _hash_sources(dialect, text_lines, pairs, version, hasher, parse)
+    hasher = _Hasher(sha256_of, published or {}, published_hosts)
+    used: list[tuple[str, str]] = []
+    digests, written = _hash_sources(
+        dialect, text_lines, pairs, version, hasher, parse, lambda *use: used.append(use)
+    )
     removed = _write_hashes(text_lines, pairs, digests)
     kept = [
         lines.Line(content, line.ending)
@@ -110,7 +123,10 @@ def rewrite_conda(
     ]
     final = parse([line.content for line in kept], "the rewritten recipe cannot be read")
     _verify(pairs, written, final, version, digests)
-    _audit(original, kept, pairs)
+    _audit(original, kept, pairs, set(digests.values()))
+    if record is not None:
+        for url, digest in dict(used).items():  # only once the result is certain
+            record(url, digest)
     return lines.join(kept)
 
 
@@ -150,7 +166,7 @@ def _pairs(old: Parsed, moved: Parsed) -> list[_Pair]:
                 f"{len(edited.sources)}) {_describe(render.configuration)}"
             )
         pairs.extend(
-            _Pair(render.index, position, before, now)
+            _Pair(render.index, position, before, now, render.skipped)
             for position, (before, now) in enumerate(
                 zip(render.sources, edited.sources, strict=True)
             )
@@ -164,7 +180,13 @@ def _describe(configuration: Configuration) -> str:
 
 
 def _check_pinned(pairs: list[_Pair], old_version: str, text_lines: list[str]) -> None:
-    """Sources that did not move must be pinned; at least one source must move."""
+    """Sources that did not move must be pinned; at least one source must move.
+
+    Only built configurations count here when there are some: a platform the recipe skips
+    may leave its sources as they are.
+    """
+    built = [pair for pair in pairs if not pair.skipped]
+    pairs = built or pairs
     if not any(pair.moves for pair in pairs):
         first = pairs[0].old if pairs else None
         if first is not None and first.git:
@@ -174,6 +196,10 @@ def _check_pinned(pairs: list[_Pair], old_version: str, text_lines: list[str]) -
             raise RewriteRefused(f"source URL did not change: {url}")
         raise RewriteRefused(f"URL has no version in it: {url}")
     for pair in pairs:
+        if pair.moves and pair.old.git and pair.old.checksums:
+            raise RewriteRefused(
+                f"the git source {pair.old.url} has a checksum, which no download can give"
+            )
         if pair.moves:
             for before, after in zip(pair.old.mirrors, pair.new.mirrors, strict=False):
                 if before == after:
@@ -211,18 +237,36 @@ def _holds_version(url: str, version: str) -> bool:
 
 
 class _Hasher:
-    """The new sha256 of a URL: published for its file name, else `sha256_of`, once per URL."""
+    """The new sha256 of a URL: published for its file name, else `sha256_of`, once per URL.
 
-    def __init__(self, sha256_of: Sha256Of, published: Mapping[str, str]) -> None:
+    A published hash counts for a URL on one of `hosts` (when given): a file of the same name
+    on another server is another file. Only a URL that is not there (not found, or any error
+    from a `sha256_of` that does not say) makes the rewrite try other forms; a time-out or a
+    5xx on the right URL is a refusal, never a quiet switch to `.zip` or another tag.
+    """
+
+    def __init__(
+        self, sha256_of: Sha256Of, published: Mapping[str, str], hosts: Collection[str] | None
+    ) -> None:
         self._sha256_of = sha256_of
         self._published = {name: digest.lower() for name, digest in published.items()}
+        self._hosts = frozenset(hosts) if hosts else None
+        self._keys = {_name_key(name) for name in self._published}
         self.publishes = bool(self._published)
         self._digests: dict[str, str | None] = {}
         self.errors: dict[str, str] = {}
 
     def published(self, url: str) -> str | None:
+        if self._hosts is not None and urlsplit(url).hostname not in self._hosts:
+            return None
         digest = self._published.get(_file_name(url))
         return digest if digest and _HEX64.fullmatch(digest) else None
+
+    def may_publish(self, url: str) -> bool:
+        """Whether some form of `url` (extension, `v`, spelling) could name a published file."""
+        if self._hosts is not None and urlsplit(url).hostname not in self._hosts:
+            return False
+        return _name_key(_file_name(url)) in self._keys
 
     def respelled(self, written: str, url: str) -> str | None:
         """The URL text respelled to name a published file that differs only in spelling."""
@@ -240,6 +284,13 @@ class _Hasher:
         if url not in self._digests:
             try:
                 digest = self._sha256_of(url)
+            except UpstreamError as error:
+                if not isinstance(error, UpstreamNotFound):
+                    raise RewriteRefused(
+                        f"cannot download {url}: {error} (not trying other forms of the URL)"
+                    ) from None
+                self.errors[url] = str(error)
+                digest = None
             except Exception as error:  # the contract: sha256_of raises anything on failure
                 self.errors[url] = str(error) or type(error).__name__
                 digest = None
@@ -253,6 +304,15 @@ def _file_name(url: str) -> str:
     return PurePosixPath(url.split("?")[0].split("#")[0]).name
 
 
+def _name_key(file_name: str) -> str:
+    """A file name with its spelling, archive extension and version `v` ironed out."""
+    for extension in urls.EXTENSIONS:
+        if file_name.endswith(extension):
+            file_name = file_name[: -len(extension)]
+            break
+    return urls.normalized_name(file_name).replace("-v", "-")
+
+
 def _hash_sources(
     dialect: Dialect,
     text_lines: list[str],
@@ -260,14 +320,14 @@ def _hash_sources(
     version: str,
     hasher: _Hasher,
     parse: Callable[[list[str], str], Parsed],
+    record: Callable[[str, str], None] | None = None,
 ) -> tuple[dict[tuple[int, int], str], dict[tuple[int, int], SourceSite]]:
     """The new sha256 of each moved source that had a checksum, trying other forms of its URL.
 
     Returns the digests and every source as the text now reads (a form may have been taken).
-
     Sources whose URL is written on the same line (one line rendered for several platforms or
-    variants) are hashed together: a form of the line is taken only if every URL it gives has
-    a hash. With published hashes, a form whose every file name is published wins first.
+    variants) are hashed together: a form of the line is taken only if every URL it gives in
+    a built configuration has a hash. Skipped configurations' URLs are hashed when they can be.
     """
     groups: dict[object, list[_Pair]] = {}
     for pair in pairs:
@@ -277,50 +337,16 @@ def _hash_sources(
     digests: dict[tuple[int, int], str] = {}
     current = {pair.key: pair.new for pair in pairs}
     for members in groups.values():
+        required = [pair for pair in members if not pair.skipped]
         line = members[0].new.url_line
         value = lines.value_of(text_lines, line) if line is not None else None
-        forms: list[str | None] = [None]
-        if value is not None:
-            written = value.text(text_lines)
-            forms = [
-                *urls.alternatives(
-                    written, version, dialect.version_reference, dialect=dialect.name
-                )
-            ]
-        trials = _memoized(
-            trial
-            for form in forms
-            if (trial := _try_form(text_lines, value, form, current, members, parse)) is not None
+        chosen, failure = _choose_form(
+            dialect, text_lines, value, required or members, current, version, hasher, parse
         )
-        chosen = None
-        if hasher.publishes:
-            chosen = next(
-                (
-                    trial
-                    for trial in trials()
-                    if all(hasher.published(trial[1][pair.key].url) for pair in members)
-                ),
-                None,
-            )
-        if chosen is None and hasher.publishes and value is not None:
-            # The upstream lists the file under another spelling of the name (`AlgoTree-...`).
-            respelled = hasher.respelled(value.text(text_lines), current[members[0].key].url)
-            trial = _try_form(text_lines, value, respelled, current, members, parse)
-            if trial is not None and all(
-                hasher.published(trial[1][pair.key].url) for pair in members
-            ):
-                chosen = trial
-        first_failure: tuple[str, str] | None = None
         if chosen is None:
-            for trial in trials():
-                urls_of = [trial[1][pair.key].url for pair in members]
-                failed = next((url for url in urls_of if hasher.digest(url) is None), None)
-                if failed is None:
-                    chosen = trial
-                    break
-                first_failure = first_failure or (failed, hasher.errors.get(failed, "no hash"))
-        if chosen is None:
-            url, error = first_failure or (members[0].new.url, "no usable form")
+            if not required:
+                continue  # a line only skipped configurations read: the audit decides
+            url, error = failure or (members[0].new.url, "no usable form")
             hint = (
                 " (the release asset is missing; the bot does not swap it for the tag archive)"
                 if urls.is_release_asset(url)
@@ -328,13 +354,85 @@ def _hash_sources(
             )
             raise RewriteRefused(f"cannot download any form of {url}: {error}{hint}")
         trial_lines, sites = chosen
+        if trial_lines != text_lines:
+            _check_form_is_complete(members, sites)
         text_lines[:] = trial_lines
         current.update(sites)
         for pair in members:
-            digest = hasher.digest(sites[pair.key].url)
-            assert digest is not None  # chosen above because every member has one
+            url = sites[pair.key].url
+            digest = hasher.digest(url)
+            if digest is None:
+                continue  # a skipped configuration's file that does not download
             digests[pair.key] = digest
+            if record is not None and hasher.published(url):
+                record(url, digest)
     return digests, current
+
+
+_Trial = tuple[list[str], dict[tuple[int, int], SourceSite]]
+
+
+def _choose_form(
+    dialect: Dialect,
+    text_lines: list[str],
+    value: lines.Value | None,
+    members: list[_Pair],
+    current: dict[tuple[int, int], SourceSite],
+    version: str,
+    hasher: _Hasher,
+    parse: Callable[[list[str], str], Parsed],
+) -> tuple[_Trial | None, tuple[str, str] | None]:
+    """The first form of the URL line whose every member URL has a hash, and the first failure.
+
+    A form whose files are all published wins first (and needs no download); then the forms in
+    the order `urls.alternatives` gives, each kept only if all its URLs download.
+    """
+    forms: list[str | None] = [None]
+    if value is not None:
+        written = value.text(text_lines)
+        forms = [*urls.alternatives(written, version, dialect.version_reference,
+                                    dialect=dialect.name)]  # fmt: skip
+    trials = _memoized(
+        trial
+        for form in forms
+        if (trial := _try_form(text_lines, value, form, current, members, parse)) is not None
+    )
+
+    def published(trial: _Trial) -> bool:
+        return all(hasher.published(trial[1][pair.key].url) for pair in members)
+
+    if hasher.publishes and hasher.may_publish(current[members[0].key].url):
+        chosen = next((trial for trial in trials() if published(trial)), None)
+        if chosen is None and value is not None:
+            # The upstream lists the file under another spelling of the name (`AlgoTree-...`).
+            respelled = hasher.respelled(value.text(text_lines), current[members[0].key].url)
+            trial = _try_form(text_lines, value, respelled, current, members, parse)
+            chosen = trial if trial is not None and published(trial) else None
+        if chosen is not None:
+            return chosen, None
+    failure: tuple[str, str] | None = None
+    for trial in trials():
+        urls_of = [trial[1][pair.key].url for pair in members]
+        failed = next((url for url in urls_of if hasher.digest(url) is None), None)
+        if failed is None:
+            return trial, None
+        failure = failure or (failed, hasher.errors.get(failed, "no hash"))
+    return None, failure
+
+
+def _check_form_is_complete(members: list[_Pair], sites: dict[tuple[int, int], SourceSite]) -> None:
+    """A URL moved to another form: its mirrors and its saved file name would have to follow."""
+    for pair in members:
+        site = sites[pair.key]
+        if len(pair.old.mirrors) > 1:
+            raise RewriteRefused(
+                f"only {site.url} downloads, and its mirrors would need the same change"
+            )
+        if pair.old.file_name:
+            raise RewriteRefused(
+                f"only {site.url} downloads, and the source's file name "
+                f"({pair.old.file_name}) would need the same change"
+            )
 
 
 _T = TypeVar("_T")
@@ -385,25 +483,33 @@ def _try_form(
 def _write_hashes(
     text_lines: list[str], pairs: list[_Pair], digests: dict[tuple[int, int], str]
 ) -> set[int]:
-    """Replace each old checksum where it is written; returns the lines to delete."""
+    """Replace each old checksum where it is written; returns the lines to delete.
+
+    Built configurations decide first; a skipped configuration whose file would need another
+    value on a shared line is left out (and taken out of `digests`).
+    """
     replacements: dict[str, str] = {}  # old sha256 (lower case) -> new
     placeholders: dict[str, str] = {}  # a non-digest old value (`REPLACE_ME`, `0000`) -> new
     conversions: dict[SourceSite, str] = {}  # sources with md5/sha1 only -> new sha256
     removed: set[int] = set()
-    for pair in pairs:
+    for pair in sorted(pairs, key=lambda pair: pair.skipped):
         if pair.key not in digests:
             continue
         site, digest = pair.old, digests[pair.key]
         if site.sha256 is not None and _HEX64.fullmatch(site.sha256):
-            table, key = replacements, site.sha256.lower()
+            taken = replacements.setdefault(site.sha256.lower(), digest)
         elif site.sha256 is not None:
-            table, key = placeholders, site.sha256
+            taken = placeholders.setdefault(site.sha256, digest)
         else:
-            if conversions.setdefault(site, digest) != digest:
-                raise RewriteRefused(f"the md5 of {site.url} would need two different sha256s")
+            taken = conversions.setdefault(site, digest)
+        if taken != digest:
+            if pair.skipped:
+                del digests[pair.key]
+                continue
+            kind, value = next(iter(site.checksums))
+            raise RewriteRefused(f"sources share the {kind} {value} but their new files differ")
+        if site.sha256 is None:
             continue
-        if table.setdefault(key, digest) != digest:
-            raise RewriteRefused(f"sources share the sha256 {key} but their new files differ")
         # conda-build checks every checksum given: a stale md5 next to the new sha256
         # would fail the build, so it goes.
         for kind, value in site.checksums:
@@ -521,39 +627,49 @@ def _verify(
             raise RewriteRefused(f"the checksum of the pinned source {site.url} changed")
 
 
-_CHECKSUM_LINE = re.compile(
-    r"^\s*(?:-\s+)?(?:sha256|md5|sha1)\s*:"  # a checksum key
-    r"|\{%-?\s*set\s+\w*(?:sha|md5|hash|checksum)\w*\s*="  # {% set sha256_linux = ... %}
-    r"|^\s*\w*(?:sha|md5|hash|checksum)\w*\s*:",  # a context variable
-    re.IGNORECASE,
-)
 _HEX = re.compile(
     r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{40}|[0-9a-fA-F]{32})(?![0-9a-fA-F])"
 )
+# A digest standing alone (a value, a list item, a dict entry), not part of a file name such as
+# `0374b55942e5...8d05d6c8f729.patch` or a path.
+_LONE_HEX = re.compile(
+    r"(?<![\w./-])(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{40}|[0-9a-fA-F]{32})(?![\w./-])"
+)
 
 
-def _audit(original: list[lines.Line], kept: list[lines.Line], pairs: list[_Pair]) -> None:
+def _audit(
+    original: list[lines.Line], kept: list[lines.Line], pairs: list[_Pair], written_now: set[str]
+) -> None:
     """No checksum of the old text survives unless it belongs to a source that did not move.
 
-    This reads the text, not the configurations: a checksum line that no configuration the
-    bot read reaches (a variant value it did not think of) is caught here.
+    This reads the text, not the configurations: a checksum no configuration the bot read
+    reaches (a variant value it did not think of, a hash in a dict indexed by platform) is
+    caught here. Every md5, sha1 and sha256-long hex string standing alone counts (not one in
+    a file name: patches are often named by commit), except on the lines that pin a git
+    revision or a commit. A digest the rewrite wrote again (a per-version LICENSE
+    that did not change) is fine.
     """
-    unmoved = _unmoved_digests(pairs)
+    allowed = _unmoved_digests(pairs) | {digest.lower() for digest in written_now}
     written = "\n".join(_code(line.content) for line in kept).lower()
     for number, line in enumerate(original, start=1):
         content = _code(line.content)
-        # Checksum lines, and any 64 hex digits elsewhere (a hash in a mapping, a list, an
-        # oddly named variable): git commits are 40 digits, sha256s 64.
-        checksum_line = bool(_CHECKSUM_LINE.search(content))
-        for digest in _HEX.findall(content) if checksum_line else _HEX64_ANYWHERE.findall(content):
-            if digest.lower() in written and digest.lower() not in unmoved:
+        if _PINS_A_REVISION.search(content):
+            continue
+        for digest in _LONE_HEX.findall(content):
+            if digest.lower() in written and digest.lower() not in allowed:
                 raise RewriteRefused(
                     f"the checksum on line {number} ({digest[:12]}...) applies in no "
                     "configuration the bot could read, so it cannot be updated"
                 )
 
 
-_HEX64_ANYWHERE = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+# `git_rev: <commit>`, `{% set commit = "..." %}`, `lze_rev: ...`: a pinned revision, no hash.
+_PINS_A_REVISION = re.compile(
+    r"^\s*(?:-\s+)?(?:git_rev|rev|git_tag|tag|commit)\s*:"
+    r"|\{%-?\s*set\s+\w*(?:commit|rev)\w*\s*="
+    r"|^\s*\w*(?:commit|_rev|rev_)\w*\s*:",
+    re.IGNORECASE,
+)
 
 
 def _code(content: str) -> str:

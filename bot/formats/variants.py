@@ -44,6 +44,8 @@ RARE_PLATFORMS = {
     "win-arm64": "win-arm64",
 }
 
+_KNOWN_PLATFORMS = (*selectors.PLATFORMS, *dict.fromkeys(RARE_PLATFORMS.values()))
+
 # What a variant file cannot give: the platform is chosen by `PLATFORMS`.
 _PLATFORM_NAMES = frozenset(selectors.namespace("linux-64")) - {"py", "np", "vc"}
 _PYTHON_NAMES = re.compile(r"\b(py[23]k|py\d{2,3}|py|python|PY_VER)\b")
@@ -84,7 +86,8 @@ def merge(*variant_sets: Variants | None) -> dict[str, list[str]]:
     merged: dict[str, list[str]] = {}
     for variants in variant_sets:
         for key, values in (variants or {}).items():
-            merged[key] = _unique([*merged.get(key, []), *values])
+            if values:  # `key: []` gives no value to read the recipe with
+                merged[key] = _unique([*merged.get(key, []), *values])
     return merged
 
 
@@ -94,7 +97,14 @@ def configurations(
     """The variables of every configuration `text_lines` should be read in (see the module doc)."""
     expressions = [*selector_texts, *_template_conditions(text_lines)]
     compared = _comparisons(expressions)
-    set_here = {match.group("name") for line in text_lines for match in _SET.finditer(line)}
+    # Names the recipe sets itself, unless from themselves (`{% set mpi = mpi or "nompi" %}`
+    # still takes the variant's value).
+    set_here = {
+        match.group("name")
+        for line in text_lines
+        for match in _SET.finditer(line)
+        if not re.search(rf"\b{match.group('name')}\b", line[match.end() :])
+    }
     # Only what Jinja and the selectors read can tell configurations apart: `- python` or
     # `- zlib` in a requirements list is text, and must not multiply the renders.
     code = "\n".join([*selector_texts, *_jinja_of(text_lines)])
@@ -102,6 +112,17 @@ def configurations(
     for name, platform in RARE_PLATFORMS.items():
         if platform not in platforms and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", code):
             platforms.append(platform)
+    # `target_platform == "linux-armv7l"`, `subdir.startswith("linux-ppc")`: platforms too.
+    for name in ("target_platform", "subdir", "host_platform", "build_platform"):
+        for operator, value in compared.get(name, []):
+            if not isinstance(value, str) or operator not in ("eq", "ne", "in", "startswith"):
+                continue
+            for platform in _KNOWN_PLATFORMS:
+                named = (
+                    platform.startswith(value) if operator == "startswith" else platform == value
+                )
+                if named and platform not in platforms:
+                    platforms.append(platform)
     dimensions: list[tuple[str, list[Any]]] = []
     pythons = _pythons(compared.get("py", []), code, variants or {})
     if len(pythons) > 1:
@@ -113,7 +134,7 @@ def configurations(
     given = {
         name: list(values)
         for name, values in (variants or {}).items()
-        if name != "python" and re.search(rf"\b{re.escape(name)}\b", code)
+        if values and name != "python" and re.search(rf"\b{re.escape(name)}\b", code)
     }
     for name in _unique([*compared, *given]):
         if name in _PLATFORM_NAMES or name in ("py", "np", "vc") or name in set_here:
@@ -262,7 +283,8 @@ def _compared_in(expression: str) -> tuple[tuple[str, str, Any], ...]:
             and isinstance(call.args[0].value, str)
         ):
             found.extend(
-                (name.name, "eq", call.args[0].value) for name in method.node.find_all(nodes.Name)
+                (name.name, "startswith", call.args[0].value)
+                for name in method.node.find_all(nodes.Name)
             )
     for node in tree.find_all(nodes.Compare):
         operands = [node.expr, *(operand.expr for operand in node.ops)]

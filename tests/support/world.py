@@ -82,6 +82,8 @@ class LocalPyPI:
             version: [
                 {
                     "filename": f"{name}-{version}.tar.gz",
+                    "url": "https://files.pythonhosted.org/packages/ab/cd/"
+                    f"{name}-{version}.tar.gz",
                     "digests": {"sha256": digest(f"{name}-{version}")},
                     "upload_time_iso_8601": "2026-01-01T00:00:00Z",
                     "yanked": False,
