@@ -288,6 +288,11 @@ class Forge:
 
     def find_issue(self, title: str, labels: Sequence[str]) -> Issue | None:
         """The open issue with exactly this title among those with the labels (oldest wins)."""
+        found = self.find_issues(title, labels)
+        return found[0] if found else None
+
+    def find_issues(self, title: str, labels: Sequence[str]) -> list[Issue]:
+        """Every open issue with exactly this title among those with the labels, oldest first."""
 
         def fetch() -> list[Any]:
             return list(
@@ -301,10 +306,11 @@ class Forge:
                 )
             )
 
-        for issue in self._call("find the dashboard issue", fetch):
-            if issue.title == title:
-                return Issue(issue.iid, issue.title, issue.description or "", issue.web_url)
-        return None
+        return [
+            Issue(issue.iid, issue.title, issue.description or "", issue.web_url)
+            for issue in self._call("find the dashboard issue", fetch)
+            if issue.title == title
+        ]
 
     def read_issue(self, iid: int) -> Issue:
         issue = self._call(f"read issue #{iid}", lambda: self.project.issues.get(iid))
@@ -320,12 +326,35 @@ class Forge:
         return Issue(created.iid, created.title, created.description or "", created.web_url)
 
     def update_issue(self, iid: int, description: str) -> None:
-        def update() -> None:
+        self.edit_issue(iid, lambda _current: description)
+
+    def edit_issue(self, iid: int, edit: Callable[[str], str]) -> bool:
+        """Write `edit(the description as read now)`, if it changes it; True when it did.
+
+        The description is computed from this read, the newest the bot makes, so a box
+        ticked up to this moment is seen and kept.
+        """
+
+        def update() -> bool:
             issue = self.project.issues.get(iid)
-            issue.description = description
+            current = issue.description or ""
+            wanted = edit(current)
+            if wanted == current:
+                return False
+            issue.description = wanted
+            issue.save()
+            return True
+
+        return self._call(f"update issue #{iid}", update)
+
+    def close_issue(self, iid: int, comment: str) -> None:
+        def close() -> None:
+            issue = self.project.issues.get(iid)
+            issue.notes.create({"body": comment})
+            issue.state_event = "close"
             issue.save()
 
-        self._call(f"update issue #{iid}", update)
+        self._call(f"close issue #{iid}", close)
 
     # --- errors ------------------------------------------------------------------------------
 

@@ -191,12 +191,15 @@ def _connect(
 def _read_state(forge: Forge | None, config: Config) -> tuple[ForgeState, Issue | None]:
     if forge is None:
         return ForgeState(), None
-    issue = forge.find_issue(config.dashboard.title, config.dashboard.labels)
+    # Two dashboards: a lost reply made a create go through twice. The oldest is the dashboard;
+    # the others' ticks count, and the write closes them.
+    issues = forge.find_issues(config.dashboard.title, config.dashboard.labels)
+    issue = issues[0] if issues else None
     merge_requests = forge.bot_merge_requests(config.merge_requests.branch_prefix)
     heads = {
         mr.branch: forge.branch_head(mr.branch) for mr in merge_requests if mr.state == "opened"
     }
-    ticks = frozenset(dashboard.parse_ticks(issue.description if issue else ""))
+    ticks = frozenset(tick for found in issues for tick in dashboard.parse_ticks(found.description))
     log.info(
         "gitlab_state", merge_requests=len(merge_requests), open=len(heads), ticks=sorted(ticks)
     )
@@ -392,24 +395,35 @@ def _write_dashboard(
 ) -> str:
     settings = config.dashboard
     if dry_run or forge is None:
-        carried = frozenset(dashboard.parse_ticks(issue.description if issue else "")) - answered
+        kept = frozenset(dashboard.parse_ticks(issue.description if issue else "")) - answered
         print(f"\nDashboard issue {settings.title!r} would read:\n", file=out)
-        print(dashboard.render(replace(view, carried=carried)), file=out)
+        print(dashboard.render(replace(view, carried=kept)), file=out)
         return "dry-run"
-    # Read again right before writing: boxes ticked while this run worked are carried over.
-    fresh = (
-        forge.read_issue(issue.iid) if issue else forge.find_issue(settings.title, settings.labels)
-    )
-    carried = frozenset(dashboard.parse_ticks(fresh.description if fresh else "")) - answered
-    body = dashboard.render(replace(view, carried=carried))
-    if fresh is None:
-        forge.create_issue(settings.title, settings.labels, body)
+    # The body is made from the newest read of the dashboard (the one its update makes), so
+    # boxes ticked while this run worked, up to that read, are carried over. Duplicates (a
+    # create whose reply was lost, then retried) give their ticks and are closed.
+    found = forge.find_issues(settings.title, settings.labels)
+    carried: frozenset[Tick] = frozenset()
+
+    def body(*descriptions: str) -> str:
+        nonlocal carried
+        ticks = {tick for text in descriptions for tick in dashboard.parse_ticks(text)}
+        carried = frozenset(ticks) - answered
+        return dashboard.render(replace(view, carried=carried))
+
+    duplicates = [found_issue.description for found_issue in found[1:]]
+    if not found:
+        forge.create_issue(settings.title, settings.labels, body())
         outcome = "created"
-    elif fresh.description != body:
-        forge.update_issue(fresh.iid, body)
+    elif forge.edit_issue(found[0].iid, lambda current: body(current, *duplicates)):
         outcome = "updated"
     else:
         outcome = "unchanged"
+    for duplicate in found[1:]:
+        forge.close_issue(
+            duplicate.iid, f"A second copy of the dashboard #{found[0].iid}: its ticks are there."
+        )
+        log.warning("dashboard_duplicate_closed", iid=duplicate.iid, kept=found[0].iid)
     log.info("dashboard_" + outcome, title=settings.title, carried=sorted(carried))
     return outcome
 

@@ -121,6 +121,7 @@ class FakeGitLab:
         self._faults: list[Fault] = []
         self._hooks: list[Hook] = []
         self._crash_predicates: list[Predicate] = []
+        self._lost_replies: list[Predicate] = []
         self._server: LocalServer | None = None
         seed = DEFAULT_FILES if files is None else files
         self.project = self.add_project(project_path, default_branch, seed)
@@ -206,6 +207,12 @@ class FakeGitLab:
         with self.lock:
             self._crash_predicates.append(predicate)
 
+    def lose_reply(self, predicate: Predicate) -> None:
+        """The first request matching ``predicate`` is carried out, but its reply is lost on
+        the way back (a proxy answers 502): the client cannot tell it from a failed call."""
+        with self.lock:
+            self._lost_replies.append(predicate)
+
     def writes(self) -> list[RecordedRequest]:
         """Every POST/PUT/PATCH/DELETE received, including refused ones."""
         with self.lock:
@@ -261,6 +268,10 @@ class FakeGitLab:
         with self.lock:
             reply = self._route(method, parts.path, query, call_body, headers)
             self._maybe_crash(request)
+            lost = next((p for p in self._lost_replies if p(request)), None)
+            if lost is not None:
+                self._lost_replies.remove(lost)
+                return status_reply(502)
         return reply
 
     def _refusal(self, request: RecordedRequest, headers: Mapping[str, str]) -> Reply | None:

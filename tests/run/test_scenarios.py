@@ -370,3 +370,114 @@ def test_503_storm_starting_mid_run_writes_nothing_and_the_next_run_converges(ma
     assert [b for b in world.project.repo.branches if b.startswith("recipe-bot/")] == [
         "recipe-bot/attrs"
     ]
+
+
+def _requests_of_a_run(make_world) -> int:
+    world = make_world({"attrs": "18.2.0", "six": "1.15.0"})
+    world.pypi.publish("attrs", "19.1.0")
+    world.pypi.publish("six", "1.16.0")
+    world.run(TUESDAY)
+    world.pypi.publish("attrs", "19.2.0")  # so that the run rewrites the dashboard
+    seen: list[object] = []
+    world.gitlab.on_request(seen.append)
+    world.run(TUESDAY)
+    return len(seen)
+
+
+def test_a_tick_at_any_point_of_a_run_is_acted_on_or_kept(make_world) -> None:
+    """Ticked before any of a run's GitLab calls, a box is either answered or still ticked.
+
+    Except in the one window GitLab leaves open: a tick that lands between the read the
+    dashboard's new text is made from and the write of that text (the issues API has no
+    conditional update). The bot makes that read the very request before its write.
+    """
+    calls = _requests_of_a_run(make_world)
+    assert calls > 5
+    lost = []
+    for moment in range(1, calls + 1):
+        world = make_world({"attrs": "18.2.0", "six": "1.15.0"})
+        world.pypi.publish("attrs", "19.1.0")
+        world.pypi.publish("six", "1.16.0")
+        world.run(TUESDAY)
+        world.pypi.publish("attrs", "19.2.0")  # so that the run rewrites the dashboard
+        iid = world.dashboard().iid
+        count: list[object] = []
+
+        def tick_at(request, moment=moment, count=count, iid=iid) -> None:
+            count.append(request)
+            if len(count) == moment:
+                world.gitlab.tick_box(iid, "create=six")
+
+        world.gitlab.on_request(tick_at)
+        world.run(TUESDAY)
+        acted = [mr.title for mr in world.merge_requests()] == ["Update six to 1.16.0"]
+        kept = ("create", "six") in parse_ticks(world.dashboard().description)
+        if not (acted or kept):
+            lost.append((moment, count[moment - 1].method, count[moment - 1].path))
+            continue
+        world.run(TUESDAY)
+        assert [mr.title for mr in world.merge_requests()] == ["Update six to 1.16.0"], moment
+        assert parse_ticks(world.dashboard().description) == set(), moment
+    assert [(method, path.rsplit("/", 2)[-2]) for _, method, path in lost] in (
+        [],
+        [("PUT", "issues")],
+    )
+
+
+def test_a_dashboard_created_twice_is_repaired(make_world) -> None:
+    """A create whose reply is lost is retried: two dashboards. The next run keeps the oldest,
+    acts on the newer one's ticks, and closes it; the run after that changes nothing."""
+    world = make_world({"attrs": "18.2.0", "six": "1.15.0"})
+    world.pypi.publish("attrs", "19.1.0")
+    world.pypi.publish("six", "1.16.0")
+    world.gitlab.lose_reply(
+        lambda request: request.method == "POST" and request.path.endswith("/issues")
+    )
+    world.run(TUESDAY)
+    dashboards = [i for i in world.project.issues.values() if i.title == DASHBOARD]
+    assert len(dashboards) == 2, "the lost reply made the retry create a second dashboard"
+    first, second = sorted(dashboards, key=lambda issue: issue.iid)
+    world.gitlab.tick_box(second.iid, "create=six")
+
+    world.run(TUESDAY)
+
+    assert [mr.title for mr in world.merge_requests()] == ["Update six to 1.16.0"]
+    assert (first.state, second.state) == ("opened", "closed")
+    assert world.dashboard().iid == first.iid
+    assert parse_ticks(first.description) == set()
+    before = len(world.gitlab.writes())
+    world.run(TUESDAY)
+    assert [w for w in world.gitlab.writes()[before:] if not _is_lock(w)] == []
+
+
+def test_a_lost_reply_at_any_call_then_a_clean_run_converges(make_world) -> None:
+    """Whichever call's reply is lost (the call itself went through), the next run ends with
+    one dashboard, one merge request per recipe, and no lock left behind."""
+    probe = make_world({"attrs": "18.2.0", "six": "1.15.0"})
+    probe.pypi.publish("attrs", "19.1.0")
+    probe.pypi.publish("six", "1.16.0")
+    calls: list[object] = []
+    probe.gitlab.on_request(calls.append)
+    probe.run(SATURDAY)
+    assert len(calls) > 10
+    for moment in range(1, len(calls) + 1):
+        world = make_world({"attrs": "18.2.0", "six": "1.15.0"})
+        world.pypi.publish("attrs", "19.1.0")
+        world.pypi.publish("six", "1.16.0")
+        seen: list[object] = []
+        world.gitlab.lose_reply(lambda request, seen=seen, moment=moment: (
+            seen.append(request) or len(seen) == moment
+        ))  # fmt: skip
+        try:
+            world.run(SATURDAY)
+        except ForgeError:
+            pass  # the run may stop on the lost reply; what matters is the next one
+        world.run(SATURDAY)
+        titles = sorted(mr.title for mr in world.merge_requests("opened"))
+        assert titles == ["Update attrs to 19.1.0", "Update six to 1.16.0"], moment
+        dashboards = [
+            issue for issue in world.project.issues.values()
+            if issue.title == DASHBOARD and issue.state == "opened"
+        ]  # fmt: skip
+        assert len(dashboards) == 1, moment
+        assert not [b for b in world.project.repo.branches if b.endswith("_run-lock")], moment
