@@ -118,6 +118,8 @@ class Forge:
         self.config = config
         self._project_path: str = config.project
         self._project: Any = None
+        # Called before every write; the run lock sets it to refuse writes once it is lost.
+        self.write_guard: Callable[[], None] | None = None
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -203,6 +205,7 @@ class Forge:
         self, branch: str, edits: Sequence[FileEdit], message: str, *, start_sha: str | None
     ) -> str:
         """Make `branch` one commit (ours) on top of the target: created, or force-replaced."""
+        self._guard()
         actions = [
             {
                 "action": "create" if edit.created else "update",
@@ -227,6 +230,7 @@ class Forge:
 
     def create_merge_request(self, plan: MergeRequestPlan) -> tuple[int, str, Outcome]:
         """Open the merge request; if one is already open for the branch, adopt it."""
+        self._guard()
         data = {
             "source_branch": plan.branch,
             "target_branch": self.config.target_branch,
@@ -258,6 +262,7 @@ class Forge:
         return existing[0].iid, existing[0].web_url, "updated"
 
     def update_merge_request(self, iid: int, plan: MergeRequestPlan) -> Outcome:
+        self._guard()
         def update() -> Outcome:
             mr = self.project.mergerequests.get(iid)
             wanted_labels = sorted(set(mr.labels) | set(plan.labels))
@@ -274,6 +279,7 @@ class Forge:
         return self._call(f"update merge request !{iid}", update)
 
     def close_merge_request(self, iid: int, comment: str) -> None:
+        self._guard()
         def close() -> None:
             mr = self.project.mergerequests.get(iid)
             if mr.state != "opened":
@@ -317,6 +323,7 @@ class Forge:
         return Issue(issue.iid, issue.title, issue.description or "", issue.web_url)
 
     def create_issue(self, title: str, labels: Sequence[str], description: str) -> Issue:
+        self._guard()
         created = self._call(
             "create the dashboard issue",
             lambda: self.project.issues.create(
@@ -334,6 +341,7 @@ class Forge:
         The description is computed from this read, the newest the bot makes, so a box
         ticked up to this moment is seen and kept.
         """
+        self._guard()
 
         def update() -> bool:
             issue = self.project.issues.get(iid)
@@ -348,6 +356,7 @@ class Forge:
         return self._call(f"update issue #{iid}", update)
 
     def close_issue(self, iid: int, comment: str) -> None:
+        self._guard()
         def close() -> None:
             issue = self.project.issues.get(iid)
             issue.notes.create({"body": comment})
@@ -355,6 +364,10 @@ class Forge:
             issue.save()
 
         self._call(f"close issue #{iid}", close)
+
+    def _guard(self) -> None:
+        if self.write_guard is not None:
+            self.write_guard()
 
     # --- errors ------------------------------------------------------------------------------
 

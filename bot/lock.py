@@ -52,7 +52,7 @@ T = TypeVar("T")
 LOCK_FILE = ".recipe-bot-lock.json"
 LOCK_SUFFIX = "_run-lock"
 DEFAULT_TTL = 300.0  # seconds a lease lasts after its last renewal
-DEFAULT_HEARTBEAT = 60.0  # seconds between renewals: a lease survives four missed beats
+DEFAULT_HEARTBEAT = 60.0  # seconds between renewals: a lease outlives a few failed beats
 DEFAULT_POLL = 10.0  # seconds between attempts while waiting
 UNKNOWN = "unknown (no readable lock file)"
 
@@ -60,6 +60,16 @@ UNKNOWN = "unknown (no readable lock file)"
 # is not held here was left behind by an earlier run of this process: no one is using it.
 # Process-wide by nature, hence module state.
 PROCESS = uuid.uuid4().hex
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+PID_NAMESPACE = _pid_namespace()
 _held_here: set[str] = set()
 _held_here_lock = threading.Lock()
 
@@ -85,6 +95,9 @@ class LockInfo:
     expires_at: str
     token: str
     process: str = ""  # PROCESS of the holder
+    # The holder's pid namespace: containers that share a hostname (host networking) all run
+    # the bot as pid 1, so host and pid alone cannot tell a dead holder from a live one.
+    pidns: str = ""
 
     def abandoned_here(self) -> bool:
         """Left behind by an earlier run of this same process (its release failed)."""
@@ -100,6 +113,8 @@ class LockInfo:
         """Held by a process of this host that is gone (or by an earlier life of our pid)."""
         if not self.host or self.host != socket.gethostname() or self.pid <= 0:
             return False
+        if not self.pidns or self.pidns != PID_NAMESPACE:
+            return False  # another pid namespace (or one we cannot tell): its pids are not ours
         if self.pid == os.getpid():
             # A restarted container reuses pids (and keeps its hostname): ours, yet not us.
             return bool(self.process) and self.process != PROCESS
@@ -140,20 +155,28 @@ def run_lock(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     heartbeat: float | None = DEFAULT_HEARTBEAT,
+    renewer: Forge | None = None,
 ) -> Iterator[None]:
     """Hold the project's run lock for the block. Waits up to `wait` seconds for another holder,
     polling every `poll` seconds, then raises LockBusy naming the holder; a GitLab failure
     raises ForgeError at once (no waiting it out). The lease is renewed every `heartbeat`
-    seconds while the block runs (None: never, for tests that drive the clock)."""
+    seconds while the block runs (None: never, for tests that drive the clock), through
+    `renewer` when given: a client with short time-outs and no retries, so that one slow
+    renewal cannot outlast the lease. Should a renewal find the lock taken over, every write
+    `forge` is asked for afterwards raises ForgeError, and the lock is left to its new holder."""
     lock = _Lock(forge, config, holder or default_holder(), ttl, clock)
+    lock.renewer = renewer
     info = lock.acquire(wait=wait, poll=poll, sleep=sleep)
     beats = _Heartbeat(lock, heartbeat) if heartbeat else None
+    forge.write_guard = lock.check_held
     try:
         yield
     finally:
+        forge.write_guard = None
         if beats is not None:
             beats.stop()
-        lock.release(lock.current or info)
+        if not lock.lost.is_set():
+            lock.release(lock.current or info)
 
 
 class _Lock:
@@ -168,6 +191,8 @@ class _Lock:
         self.clock = clock
         self.current: LockInfo | None = None  # what the lock file says now, once we hold it
         self.file_commit: str | None = None  # the commit of our last write of the lock file
+        self.renewer: Forge | None = None  # a client with short time-outs, for the heartbeat
+        self.lost = threading.Event()  # set when a renewal finds the lock taken over
 
     def acquire(self, *, wait: float, poll: float, sleep: Callable[[float], None]) -> LockInfo:
         # Registered before the lock exists, so no one in this process takes it for abandoned.
@@ -330,19 +355,32 @@ class _Lock:
                 }
             ],
         }
+        forge = self.renewer or self.forge
         try:
-            self._call("renew the lock", lambda: self._commit(data), refused=400)
+            self._call("renew the lock", lambda: self._commit(data, forge), refused=400)
         except _Refused:
-            held = self._inspect()  # a retried renewal whose first attempt went through?
-            if held is None or held.info != renewed:
+            # Refused: the lock file changed since our last write. Still ours (an earlier
+            # renewal landed, its reply lost): take that write as the last one and go on.
+            held = self._inspect(forge)
+            if held is None or held.info.token != renewed.token:
+                self.lost.set()
                 return False
-            self.file_commit = held.file_commit
+            self.file_commit, self.current = held.file_commit, held.info
+            return self.renew()
         self.current = renewed
         return True
 
-    def _inspect(self) -> _Held | None:
+    def check_held(self) -> None:
+        """Raise before a write when the lock was taken over: two runs must never both write."""
+        if self.lost.is_set():
+            raise ForgeError(
+                f"the run lock ({self.branch!r}) was taken over by another run while this one "
+                "worked; stopping before any further write (the next run starts afresh)"
+            )
+
+    def _inspect(self, forge: Forge | None = None) -> _Held | None:
         """Who holds the lock, or None when there is no lock branch."""
-        project = self.forge.project
+        project = (forge or self.forge).project
         try:
             found = self._call(
                 "read the lock file",
@@ -367,8 +405,8 @@ class _Lock:
             return None
         return _Held(self._unknown(str(branch.commit["committed_date"])), None)
 
-    def _commit(self, data: dict[str, Any]) -> None:
-        commit = self.forge.project.commits.create(data)
+    def _commit(self, data: dict[str, Any], forge: Forge | None = None) -> None:
+        commit = (forge or self.forge).project.commits.create(data)
         self.file_commit = str(commit.id)
 
     def _delete_branch(self) -> None:
@@ -399,6 +437,7 @@ class _Lock:
             expires_at=_iso(now + self.ttl),
             token=token,
             process=PROCESS,
+            pidns=PID_NAMESPACE,
         )
 
     def _unknown(self, committed: str) -> LockInfo:
@@ -441,8 +480,9 @@ class _Heartbeat:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop beating; wait for a renewal under way, so release never races with one."""
         self._stopped.set()
-        self._thread.join(timeout=30)
+        self._thread.join()
 
     def _beat(self) -> None:
         while not self._stopped.wait(self._interval):
@@ -493,6 +533,7 @@ def _load(text: str) -> LockInfo | None:
             expires_at=str(data["expires_at"]),
             token=str(data.get("token", "")),
             process=str(data.get("process", "")),
+            pidns=str(data.get("pidns", "")),
         )
         _epoch(info.expires_at)
     except (ValueError, TypeError, KeyError, AttributeError):

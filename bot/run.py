@@ -95,7 +95,16 @@ def run_cycle(
     forge = forge or _connect(config, env, dry_run=dry_run, recipes=recipes)
     if forge is None or dry_run:  # a dry run writes nothing: it never takes the lock
         return _cycle(config, forge, recipes, dry_run, now, registry, env, out or sys.stdout)
-    with run_lock(forge, config, wait=lock_wait):
+    # Renewals go through a client of their own, quick to give up: a renewal stuck in retries
+    # must not outlast the lease it renews.
+    renewer = Forge(
+        config.gitlab,
+        env.get(config.gitlab.token_env),
+        timeout=min(config.http.timeout, 10),
+        retries=0,
+        ca_bundle=config.http.ca_bundle,
+    )
+    with run_lock(forge, config, wait=lock_wait, renewer=renewer):
         return _cycle(config, forge, recipes, dry_run, now, registry, env, out or sys.stdout)
 
 

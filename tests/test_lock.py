@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import UTC, datetime
 import sys
 import time
 from collections.abc import Iterator
@@ -394,9 +395,10 @@ def test_a_holder_taken_over_learns_it_at_its_next_beat(fake: FakeGitLab, config
     """If a run thought dead is taken over, its renewal is refused and it logs the lock lost."""
     clock = FakeTime()
     later = FakeTime(T0 + DEFAULT_TTL + 1)  # a run that sees the slow one's lease expired
+    slow = connect(config)
     with (
         capture_logs() as logs,
-        run_lock(connect(config), config, holder="slow", clock=clock, heartbeat=0.05),
+        run_lock(slow, config, holder="slow", clock=clock, heartbeat=0.05),
         run_lock(connect(config), config, holder="eager", clock=later, heartbeat=None),
     ):
         clock.now += 5  # the slow run's next renewal has a later expiry to write
@@ -405,5 +407,63 @@ def test_a_holder_taken_over_learns_it_at_its_next_beat(fake: FakeGitLab, config
             assert time.monotonic() < deadline, "the taken-over holder never noticed"
             time.sleep(0.02)
         assert lock_file(fake)["holder"] == "eager"  # type: ignore[index]
+        with pytest.raises(ForgeError, match="taken over by another run"):
+            slow.create_issue("a write the lost holder must not make", [], "")
     lost = [entry for entry in logs if entry["event"] == "lock_lost"]
     assert lost[0]["why"] == "taken over while held"
+    assert [issue.title for issue in fake.project.issues.values()] == []
+
+
+def test_a_renewal_whose_reply_was_lost_is_not_taken_for_a_lost_lock(
+    fake: FakeGitLab, config: Config
+) -> None:
+    """The renewal landed, its reply did not: the next beat sees its own write and goes on."""
+    clock = FakeTime()
+    renewals: list[object] = []
+
+    def first_renewal(request: RecordedRequest) -> bool:
+        if request.method == "POST" and "'update'" in str(request.body):  # not the create
+            renewals.append(request)
+        return len(renewals) == 1
+
+    with capture_logs() as logs, run_lock(
+        connect(config), config, holder="steady", clock=clock, heartbeat=0.05
+    ):
+        fake.lose_reply(first_renewal)
+        for _ in range(3):  # three renewals, the first one's reply lost
+            clock.now += 30
+            wanted = datetime.fromtimestamp(clock.now + DEFAULT_TTL, UTC).isoformat()
+            deadline = time.monotonic() + 10
+            while lock_file(fake)["expires_at"] != wanted:  # type: ignore[index]
+                assert time.monotonic() < deadline, f"no renewal to {wanted}"
+                time.sleep(0.02)
+    assert [entry for entry in logs if entry["event"] == "lock_lost"] == []
+    assert any(entry["event"] == "lock_renewal_failed" for entry in logs)
+    assert BRANCH not in fake.project.repo.branches  # released as the holder it still was
+
+
+def test_a_holder_in_another_pid_namespace_is_not_judged_by_our_pids(
+    fake: FakeGitLab, config: Config
+) -> None:
+    """Same hostname, a pid we do not have, another pid namespace: alive as far as we know."""
+    import socket
+
+    fake.push_to_branch(
+        BRANCH,
+        {
+            LOCK_FILE: json.dumps(
+                {
+                    "holder": "bot@shared-host",
+                    "pid": 2**22 + 1,  # no such pid here
+                    "host": socket.gethostname(),
+                    "token": "t",
+                    "process": "p",
+                    "pidns": "another-namespace",
+                    "acquired_at": "2024-06-01T11:58:00+00:00",
+                    "expires_at": "2024-06-01T12:03:00+00:00",
+                }
+            )
+        },
+    )
+    with pytest.raises(LockBusy, match="bot@shared-host"):
+        take(connect(config), config, holder="next", clock=FakeTime(), heartbeat=None)
