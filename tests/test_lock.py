@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import UTC, datetime
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
