@@ -58,7 +58,7 @@ def make_change(
         filename=PurePosixPath(recipe.path).name,
         name=name,
         published=update.release.hashes,
-        published_hosts=update.release.hosts or None,
+        published_at=update.release.locations or None,
         variants=recipe_variants,
         record=published,
     )

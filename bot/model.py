@@ -57,10 +57,11 @@ class Release:
     yanked: bool = False
     changelog: str | None = None  # URL of the changelog or release notes
     # sha256 digests the upstream publishes, by file name (PyPI does); they save a download
-    # when a recipe's new source URL names one of these files on one of `hosts`.
+    # when a recipe's new source URL names one of these files under one of `locations`.
     hashes: Mapping[str, str] = field(default_factory=dict, compare=False)
-    # The hosts those files are served from: a file of the same name elsewhere is another file.
-    hosts: frozenset[str] = field(default_factory=frozenset, compare=False)
+    # URL prefixes those files are served under (PyPI's hosts; a GitHub release's download
+    # folder): a file of the same name elsewhere, even a tag archive, is another file.
+    locations: frozenset[str] = field(default_factory=frozenset, compare=False)
 
 
 class SkipReason(StrEnum):

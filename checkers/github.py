@@ -90,18 +90,19 @@ def _from_release(item: Mapping[str, Any], pattern: re.Pattern[str] | None) -> R
         prerelease=bool(item.get("prerelease")),
         changelog=page,
         hashes=_asset_digests(item.get("assets")),
-        hosts=_asset_hosts(item.get("assets")),
+        locations=_asset_folders(item.get("assets")),
     )
 
 
-def _asset_hosts(assets: Any) -> frozenset[str]:
-    """The hosts of the assets' download URLs (github.com, or a GitHub Enterprise host)."""
-    hosts = set()
+def _asset_folders(assets: Any) -> frozenset[str]:
+    """The release's download folders (`https://github.com/o/r/releases/download/v1/`): an
+    asset's digest is for that file, not for a tag archive or another repository's file."""
+    folders = set()
     for asset in assets if isinstance(assets, list) else ():
         url = asset.get("browser_download_url") if isinstance(asset, dict) else None
-        if isinstance(url, str) and urlsplit(url).hostname:
-            hosts.add(urlsplit(url).hostname or "")
-    return frozenset(hosts)
+        if isinstance(url, str) and "/" in url:
+            folders.add(url.rsplit("/", 1)[0] + "/")
+    return frozenset(folders)
 
 
 def _asset_digests(assets: Any) -> dict[str, str]:

@@ -62,7 +62,7 @@ def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> l
                 yanked=all(isinstance(f, dict) and f.get("yanked") for f in files),
                 changelog=changelog,
                 hashes=_published_hashes(files),
-                hosts=_file_hosts(files, base),
+                locations=_file_locations(files, base),
             )
         )
     return found
@@ -83,8 +83,11 @@ def _published_hashes(files: list[Any]) -> dict[str, str]:
 _PYPI_ALIASES = frozenset({"pypi.org", "pypi.io", "pypi.python.org", "files.pythonhosted.org"})
 
 
-def _file_hosts(files: list[Any], base: str) -> frozenset[str]:
-    """Where the release's files are served: their URLs' hosts, and the index's own."""
+def _file_locations(files: list[Any], base: str) -> frozenset[str]:
+    """Where the release's files are served: their URLs' hosts, and the index's own.
+
+    A PyPI file name is unique in the whole index, so the host is location enough.
+    """
     hosts = {urlsplit(base).hostname or ""}
     for file in files:
         url = file.get("url") if isinstance(file, dict) else None
@@ -92,7 +95,9 @@ def _file_hosts(files: list[Any], base: str) -> frozenset[str]:
             hosts.add(urlsplit(url).hostname or "")
     if hosts & _PYPI_ALIASES:
         hosts |= _PYPI_ALIASES
-    return frozenset(host for host in hosts if host)
+    return frozenset(
+        f"{scheme}://{host}/" for host in hosts if host for scheme in ("https", "http")
+    )
 
 
 def _earliest_upload(files: list[Any]) -> datetime | None:

@@ -138,7 +138,7 @@ def rewrite(
     filename: str = "meta.yaml",
     name: str | None = None,
     published: Mapping[str, str] | None = None,
-    published_hosts: Collection[str] | None = None,
+    published_at: Collection[str] | None = None,
     variants: Mapping[str, Sequence[str]] | None = None,
     record: Callable[[str, str], None] | None = None,
 ) -> str:
@@ -147,9 +147,9 @@ def rewrite(
     `filename` picks the format: meta.yaml, recipe.yaml, or any *.txt (a constraints file,
     where `name` picks the pin). `published` maps the release's file names to the sha256 the
     upstream publishes: a URL form that renders to one of them is preferred, and its hash used
-    without calling `sha256_of`; with `published_hosts`, only for URLs on those hosts (a file
-    of the same name elsewhere is another file). `record(url, sha256)` hears of each published
-    hash the result uses. `variants` are the values of conda_build_config.yaml keys
+    without calling `sha256_of`; with `published_at` (URL prefixes), only for URLs under one
+    of them (a file of the same name elsewhere is another file). `record(url, sha256)`
+    hears of each published hash the result uses. `variants` are the values of conda_build_config.yaml keys
     (`read_variants`), for recipes whose sources or hashes differ by variant.
     Raises RewriteRefused, with the reason, when it will not edit.
     """
@@ -162,7 +162,7 @@ def rewrite(
             sha256_of,
             dialect,
             published=published,
-            published_hosts=published_hosts,
+            published_at=published_at,
             variants=variants,
             record=record,
         )

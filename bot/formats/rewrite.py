@@ -29,7 +29,6 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from bot.errors import RewriteRefused, UpstreamError, UpstreamNotFound
 from bot.formats import conda_v0, edits, lines, urls
@@ -79,7 +78,7 @@ def rewrite_conda(
     dialect: Dialect,
     *,
     published: Mapping[str, str] | None = None,
-    published_hosts: Collection[str] | None = None,
+    published_at: Collection[str] | None = None,
     variants: Variants | None = None,
     record: Callable[[str, str], None] | None = None,
 ) -> str:
@@ -110,7 +109,7 @@ def rewrite_conda(
     pairs = _pairs(old, moved)
     _check_pinned(pairs, old.version, text_lines)
 
-    hasher = _Hasher(sha256_of, published or {}, published_hosts)
+    hasher = _Hasher(sha256_of, published or {}, published_at)
     used: list[tuple[str, str]] = []
     digests, written = _hash_sources(
         dialect, text_lines, pairs, version, hasher, parse, lambda *use: used.append(use)
@@ -239,32 +238,39 @@ def _holds_version(url: str, version: str) -> bool:
 class _Hasher:
     """The new sha256 of a URL: published for its file name, else `sha256_of`, once per URL.
 
-    A published hash counts for a URL on one of `hosts` (when given): a file of the same name
-    on another server is another file. Only a URL that is not there (not found, or any error
-    from a `sha256_of` that does not say) makes the rewrite try other forms; a time-out or a
-    5xx on the right URL is a refusal, never a quiet switch to `.zip` or another tag.
+    A published hash counts for a URL under one of the `locations` prefixes (when given): a
+    file of the same name elsewhere (another server, a tag archive) is another file. Only a
+    URL that is not there (not found, or any error from a `sha256_of` that does not say) makes
+    the rewrite try other forms; a time-out or a 5xx on the right URL is a refusal, never a
+    quiet switch to `.zip` or another tag.
     """
 
     def __init__(
-        self, sha256_of: Sha256Of, published: Mapping[str, str], hosts: Collection[str] | None
+        self,
+        sha256_of: Sha256Of,
+        published: Mapping[str, str],
+        locations: Collection[str] | None,
     ) -> None:
         self._sha256_of = sha256_of
         self._published = {name: digest.lower() for name, digest in published.items()}
-        self._hosts = frozenset(hosts) if hosts else None
+        self._locations = tuple(locations) if locations else None
         self._keys = {_name_key(name) for name in self._published}
         self.publishes = bool(self._published)
         self._digests: dict[str, str | None] = {}
         self.errors: dict[str, str] = {}
 
+    def _located(self, url: str) -> bool:
+        return self._locations is None or url.startswith(self._locations)
+
     def published(self, url: str) -> str | None:
-        if self._hosts is not None and urlsplit(url).hostname not in self._hosts:
+        if not self._located(url):
             return None
         digest = self._published.get(_file_name(url))
         return digest if digest and _HEX64.fullmatch(digest) else None
 
     def may_publish(self, url: str) -> bool:
         """Whether some form of `url` (extension, `v`, spelling) could name a published file."""
-        if self._hosts is not None and urlsplit(url).hostname not in self._hosts:
+        if not self._located(url):
             return False
         return _name_key(_file_name(url)) in self._keys
 

@@ -83,7 +83,7 @@ def test_a_published_name_on_another_host_is_another_file() -> None:
     hasher = Recorder()
 
     result = rewrite(text, "1.1", hasher, published={"foo-1.1.tar.gz": H("published")},
-                     published_hosts={"github.com"})  # fmt: skip
+                     published_at={"https://github.com/o/foo/releases/download/v1.1/"})  # fmt: skip
 
     assert hasher.asked == ["https://example.org/data/foo-1.1.tar.gz"]
     assert H("published") in result and H("new https://example.org/data/foo-1.1.tar.gz") in result
@@ -227,3 +227,19 @@ def test_published_hashes_are_recorded_only_for_what_is_written() -> None:
 
     assert heard == [("https://pypi.io/packages/source/f/foo-bar/foo_bar-1.1.tar.gz", H("p"))]
     assert H("p") in result
+
+
+def test_a_release_asset_hash_is_not_a_tag_archive_hash() -> None:
+    """A GitHub asset named like the tag archive is another file: the archive is downloaded."""
+    text = META + (
+        "source:\n  url: https://github.com/o/libfoo/archive/refs/tags/"
+        f"libfoo-{{{{ version }}}}.tar.gz\n  sha256: {H('a')}\n"
+    )
+    hasher = Recorder()
+    folder = "https://github.com/o/libfoo/releases/download/libfoo-1.1/"
+
+    result = rewrite(text, "1.1", hasher, published={"libfoo-1.1.tar.gz": H("asset")},
+                     published_at={folder})  # fmt: skip
+
+    assert hasher.asked == ["https://github.com/o/libfoo/archive/refs/tags/libfoo-1.1.tar.gz"]
+    assert H("asset") not in result
