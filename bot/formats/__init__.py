@@ -149,8 +149,9 @@ def rewrite(
     upstream publishes: a URL form that renders to one of them is preferred, and its hash used
     without calling `sha256_of`; with `published_at` (URL prefixes), only for URLs under one
     of them (a file of the same name elsewhere is another file). `record(url, sha256)`
-    hears of each published hash the result uses. `variants` are the values of conda_build_config.yaml keys
-    (`read_variants`), for recipes whose sources or hashes differ by variant.
+    hears of each published hash the result uses. `variants` are the values of
+    conda_build_config.yaml keys (`read_variants`), for recipes whose sources or hashes
+    differ by variant.
     Raises RewriteRefused, with the reason, when it will not edit.
     """
     base = PurePosixPath(filename.replace("\\", "/")).name
