@@ -52,3 +52,37 @@ def _message(limit: int, line_number: int) -> str:
 
 
 _QUOTED_OR_COMMENT = re.compile(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"|(?:^|\s)#.*$")
+
+
+def safe_for_c_parser(text: str, limit: int = MAX_NESTING) -> bool:
+    """Whether the C parser may see `text`: depth counted without any YAML lexing at all.
+
+    `check_nesting` reads quotes and comments the way YAML mostly does, and a plain scalar with
+    an apostrophe (`[it's, [[[...`) can hide brackets from it. The C parser must never see
+    such a text (it would crash the process), so it gets only texts whose every bracket,
+    `- ` and `? ` counted blindly stays under the limit; the others go to the pure parser,
+    whose recursion ends in a RecursionError that is caught.
+    """
+    depth = 0
+    opened = text.count("[") + text.count("{")
+    for char in text if opened > limit else "":  # fewer brackets than the limit: shallow
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return False
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    indents: list[int] = []
+    for line in text.split("\n"):
+        stripped = line.lstrip(" -?\t")
+        if not stripped:
+            continue
+        indent = len(line) - len(stripped)
+        while indents and indents[-1] >= indent:
+            indents.pop()
+        indents.append(indent)
+        prefix = line[:indent]
+        if len(indents) + prefix.count("-") + prefix.count("?") > limit:
+            return False
+    return True
+

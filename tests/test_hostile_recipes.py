@@ -59,8 +59,10 @@ def _repo(tmp_path: Path, recipes: dict[str, str]) -> Path:
         "extra:\n" + "- " * 50_000 + "x",
         "extra:\n" + "".join(" " * depth + "k:\n" for depth in range(1_000)),
         "extra: {{ " + "[" * 1_000 + "]" * 1_000 + " }}",
+        "extra: [it's, " + "[" * 50_000 + "]" * 50_000 + ", 'y]",
+        "extra:\n" + "- ? " * 25_000 + "x",
     ],
-    ids=["flow", "dashes", "block", "jinja"],
+    ids=["flow", "dashes", "block", "jinja", "apostrophe", "complex-keys"],
 )
 def test_deep_nesting_is_an_unreadable_recipe(tmp_path: Path, nested: str) -> None:
     """A recipe nested thousands of levels deep is listed as unreadable; the others read."""

@@ -60,8 +60,13 @@ def parse(
                 template = sandbox.text_template("\n".join(kept))
                 output, exported = jinja.render_template(template, variables)
             if output not in loaded:
-                loaded[output] = yamlio.load(output)
+                try:
+                    loaded[output] = yamlio.load(output)
+                except FormatError as error:
+                    loaded[output] = error  # the same text fails the same way: once is enough
             data = loaded[output]
+            if isinstance(data, FormatError):
+                raise data
             if not isinstance(data, dict):
                 raise FormatError("the recipe is not a YAML mapping")
             skipped = _skipped(data)

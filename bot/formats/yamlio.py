@@ -21,7 +21,7 @@ from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from bot.formats.base import FormatError
-from bot.nesting import MAX_NESTING, TooDeep, check_nesting
+from bot.nesting import MAX_NESTING, TooDeep, check_nesting, safe_for_c_parser
 
 
 class NumberText(str):
@@ -88,7 +88,7 @@ def load(text: str, *, positions: bool = False) -> Any:
 
 
 def _load(text: str, positions: bool) -> Any:
-    if not positions:
+    if not positions and safe_for_c_parser(text):
         fast = YAML(typ="safe")
         fast.Constructor = _SafeConstructor
         fast.allow_duplicate_keys = True
