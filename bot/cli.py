@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import traceback
 import json
 import os
 import sys
@@ -44,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_FAILED
         except KeyboardInterrupt:
             return 130
+        except Exception:
+            # A bug: its traceback is printed here, through the scrubbed stderr, not by Python
+            # after the streams are restored (an exception can hold a token in its message).
+            traceback.print_exc()
+            return EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -21,7 +21,10 @@ REDACTED = "[REDACTED]"
 # Token shapes worth catching even when they did not come from a configured variable.
 _TOKEN_PATTERNS = re.compile(
     r"(glpat-[A-Za-z0-9_\-]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
-    r"|(?i:bearer|token)\s+[A-Za-z0-9._\-]{12,}|(?i:private-token)[\"':= ]+[A-Za-z0-9._\-]{8,})"
+    r"|\b(?i:bearer)\s+[A-Za-z0-9._\-]{12,}"
+    # `token <value>`, where the value has a digit: not "Token implementation", not prose.
+    r"|\b(?i:token)\s+(?=[A-Za-z0-9._\-]*\d)[A-Za-z0-9._\-]{12,}"
+    r"|\b(?i:private-token)[\"':= ]+[A-Za-z0-9._\-]{8,})"
 )
 # Environment variables that hold secrets whatever the config says.
 DEFAULT_SECRET_ENV = ("GITLAB_TOKEN", "GITHUB_TOKEN", "RECIPE_BOT_WEBHOOK_SECRET", "CI_JOB_TOKEN")

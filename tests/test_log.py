@@ -137,6 +137,8 @@ def test_token_shapes_are_redacted_without_configuration() -> None:
     assert (
         redactor.scrub("attrs 19.1.0 from https://pypi.org") == "attrs 19.1.0 from https://pypi.org"
     )
+    for prose in ("JSON Web Token implementation", "set GITHUB_TOKEN authentication up"):
+        assert redactor.scrub(prose) == prose  # a diff or a dashboard must not be mangled
 
 
 def test_secret_values_come_from_the_named_variables() -> None:
@@ -185,3 +187,25 @@ def test_a_token_echoed_by_gitlab_never_reaches_stderr(
     assert server.paths(), "the run did ask GitLab"
     assert "recipe-bot: run failed:" in captured.err and "revoked" in captured.err
     assert token not in captured.err + captured.out
+
+
+def test_a_crash_traceback_is_scrubbed_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug's traceback is printed through the scrubbed stderr, with exit 1."""
+    from bot import cli
+
+    token = "glpat-" + "Q7" * 10
+    monkeypatch.setenv("GITLAB_TOKEN", token)
+
+    def crash(args: object) -> int:
+        raise RuntimeError(f"unexpected: {token}")
+
+    monkeypatch.setattr(cli, "cmd_list", crash)
+
+    code = cli.main(["list", "."])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "RuntimeError" in err and "Traceback" in err
+    assert token not in err

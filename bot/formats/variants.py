@@ -33,6 +33,7 @@ from bot.formats import jinja, selectors, yamlio
 from bot.formats.base import FormatError
 
 MAX_CONFIGURATIONS = 192
+MAX_VALUES = 32  # values read per variable: a hostile variant file may list thousands
 
 # Platforms read only when a recipe names them (in a selector or a comparison).
 RARE_PLATFORMS = {
@@ -147,7 +148,8 @@ def configurations(
     base = [selectors.namespace(platform) for platform in platforms]
     if len(pythons) == 1:
         base = [{**names, **_python(pythons[0])} for names in base]
-    combined = _combine(base, dimensions)
+    dimensions = [(name, values[:MAX_VALUES]) for name, values in dimensions]
+    combined = _combine(base, dimensions)[: MAX_CONFIGURATIONS * 4]
     return [_without_unset(names) for names in combined]
 
 
@@ -316,8 +318,6 @@ def _scalar(value: Any) -> bool:
 
 
 def _unique(values: Iterable[Any]) -> list[Any]:
-    seen: list[Any] = []
-    for value in values:
-        if value not in seen:
-            seen.append(value)
-    return seen
+    # Values are scalars (str, numbers, None, _NOT_SET), all hashable. 1 and True are equal
+    # keys for a dict; that is fine here: a selector cannot tell them apart either.
+    return list(dict.fromkeys(values))
