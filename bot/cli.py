@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import traceback
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
