@@ -23,7 +23,7 @@ from bot import log as logs
 from bot.config import Config, find_config, load_config
 from bot.errors import ConfigError, RecipeBotError
 from bot.recipes import Entry, Unreadable, load_recipes, unknown_names
-from bot.store import Table
+from bot.store import Store, Table
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -180,7 +180,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     config = _setup(args, root)
     registry = load_registry()
     rows: list[dict[str, Any]] = []
-    for entry in _load(root, config, names):
+    # The parsed-recipe cache `check` fills (and fills for it): a warm `list` reads no YAML.
+    store = args.outputs.enter_context(contextlib.closing(Store(config.http.cache)))
+    for entry in _load(root, config, names, store.table("recipes")):
         if isinstance(entry, Unreadable):
             rows.append(
                 {
