@@ -18,7 +18,7 @@ import structlog
 from bot.config import Config
 from bot.errors import RateLimited, RecipeBotError
 from bot.http import Http
-from bot.model import Recipe, Release, Skip, SkipReason, Update
+from bot.model import Recipe, Skip, SkipReason, Update
 from bot.recipes import Entry, Unreadable
 from bot.resolve import resolve
 from bot.versions import choose
@@ -43,7 +43,8 @@ class CheckResult:
     reason: str | None = None  # machine-readable: up-to-date, not-found, rate-limited, ...
     error: str | None = None  # for `skipped` and `error`: what a human reads
     changelog: str | None = None
-    releases: tuple[Release, ...] = ()
+    # Not every release the upstream listed: only what is printed or planned is kept (a
+    # sweep of 10,000 recipes would hold every one of their release lists until it ends).
 
     @property
     def current(self) -> str | None:
@@ -160,7 +161,6 @@ def _check_recipe(
         failed,
         decision=decision,
         changelog=_changelog(decision, resolved.changelog),
-        releases=tuple(releases),
         error=None,
     )
     if isinstance(decision, Update):
