@@ -359,9 +359,11 @@ class Forge:
         self._guard()
         def close() -> None:
             issue = self.project.issues.get(iid)
-            issue.notes.create({"body": comment})
+            if issue.state == "closed":
+                return  # a retry whose first attempt went through: no second note
             issue.state_event = "close"
             issue.save()
+            issue.notes.create({"body": comment})
 
         self._call(f"close issue #{iid}", close)
 

@@ -54,6 +54,7 @@ LOCK_SUFFIX = "_run-lock"
 DEFAULT_TTL = 300.0  # seconds a lease lasts after its last renewal
 DEFAULT_HEARTBEAT = 60.0  # seconds between renewals: a lease outlives a few failed beats
 DEFAULT_POLL = 10.0  # seconds between attempts while waiting
+LEASE_MARGIN = 15.0  # seconds before a lease runs out when writes stop, unless it is renewed
 UNKNOWN = "unknown (no readable lock file)"
 
 # This process, and the locks it holds right now (by token). A lock naming PROCESS whose token
@@ -70,6 +71,17 @@ def _pid_namespace() -> str:
 
 
 PID_NAMESPACE = _pid_namespace()
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as stream:
+            return stream.read().strip()
+    except OSError:
+        return ""
+
+
+BOOT_ID = _boot_id()
 _held_here: set[str] = set()
 _held_here_lock = threading.Lock()
 
@@ -98,6 +110,7 @@ class LockInfo:
     # The holder's pid namespace: containers that share a hostname (host networking) all run
     # the bot as pid 1, so host and pid alone cannot tell a dead holder from a live one.
     pidns: str = ""
+    boot: str = ""  # the holder's kernel boot id: tells two hosts with one hostname apart
 
     def abandoned_here(self) -> bool:
         """Left behind by an earlier run of this same process (its release failed)."""
@@ -113,8 +126,10 @@ class LockInfo:
         """Held by a process of this host that is gone (or by an earlier life of our pid)."""
         if not self.host or self.host != socket.gethostname() or self.pid <= 0:
             return False
-        if not self.pidns or self.pidns != PID_NAMESPACE:
-            return False  # another pid namespace (or one we cannot tell): its pids are not ours
+        if not self.pidns or self.pidns != PID_NAMESPACE or self.boot != BOOT_ID or not BOOT_ID:
+            # Another pid namespace, machine or boot (or one we cannot tell): its pids are not
+            # ours. Every host's first pid namespace has the same inode, hence the boot id.
+            return False
         if self.pid == os.getpid():
             # A restarted container reuses pids (and keeps its hostname): ours, yet not us.
             return bool(self.process) and self.process != PROCESS
@@ -335,7 +350,7 @@ class _Lock:
             return False  # another run took it (or released it) first
         return True
 
-    def renew(self) -> bool:
+    def renew(self, adopted: bool = False) -> bool:
         """Push our lease's expiry on, if the lock is still ours; False when it is not."""
         assert self.current is not None and self.file_commit is not None
         renewed = replace(self.current, expires_at=_iso(self.clock() + self.ttl))
@@ -365,17 +380,30 @@ class _Lock:
             if held is None or held.info.token != renewed.token:
                 self.lost.set()
                 return False
+            if adopted:  # refused again against our own last write: GitLab refuses commits
+                raise ForgeError(
+                    "GitLab refused the renewal commit twice (push rules?)"
+                ) from None
             self.file_commit, self.current = held.file_commit, held.info
-            return self.renew()
+            return self.renew(adopted=True)
         self.current = renewed
         return True
 
     def check_held(self) -> None:
-        """Raise before a write when the lock was taken over: two runs must never both write."""
+        """Raise before a write when the lock is not surely ours: two runs must never both
+        write. Lost (taken over), or its lease about to run out (renewals have been failing):
+        either way another run may hold it now or soon."""
         if self.lost.is_set():
             raise ForgeError(
                 f"the run lock ({self.branch!r}) was taken over by another run while this one "
                 "worked; stopping before any further write (the next run starts afresh)"
+            )
+        if self.current is not None and _epoch(self.current.expires_at) - LEASE_MARGIN <= (
+            self.clock()
+        ):
+            raise ForgeError(
+                f"the run lock's lease ({self.branch!r}) runs out at {self.current.expires_at} "
+                "and could not be renewed; stopping before any further write"
             )
 
     def _inspect(self, forge: Forge | None = None) -> _Held | None:
@@ -438,6 +466,7 @@ class _Lock:
             token=token,
             process=PROCESS,
             pidns=PID_NAMESPACE,
+            boot=BOOT_ID,
         )
 
     def _unknown(self, committed: str) -> LockInfo:
@@ -492,8 +521,9 @@ class _Heartbeat:
                     return
             except ForgeError as exc:
                 log.warning("lock_renewal_failed", branch=self._lock.branch, error=exc.message)
-            except Exception:  # a bug here must not go unseen, nor kill the run silently
+            except Exception:  # a bug here must not go unseen, nor leave writes allowed
                 log.exception("lock_heartbeat_crashed", branch=self._lock.branch)
+                self._lock.lost.set()
                 return
 
 
@@ -534,6 +564,7 @@ def _load(text: str) -> LockInfo | None:
             token=str(data.get("token", "")),
             process=str(data.get("process", "")),
             pidns=str(data.get("pidns", "")),
+            boot=str(data.get("boot", "")),
         )
         _epoch(info.expires_at)
     except (ValueError, TypeError, KeyError, AttributeError):

@@ -421,6 +421,13 @@ def _write_dashboard(
         return dashboard.render(replace(view, carried=carried))
 
     duplicates = [found_issue.description for found_issue in found[1:]]
+    # Duplicates are closed first: one left open (a failed close) would replay ticks that
+    # this run answered; its ticks are in `duplicates` for the body written next.
+    for duplicate in found[1:]:
+        forge.close_issue(
+            duplicate.iid, f"A second copy of the dashboard #{found[0].iid}: its ticks are there."
+        )
+        log.warning("dashboard_duplicate_closed", iid=duplicate.iid, kept=found[0].iid)
     if not found:
         forge.create_issue(settings.title, settings.labels, body())
         outcome = "created"
@@ -428,11 +435,6 @@ def _write_dashboard(
         outcome = "updated"
     else:
         outcome = "unchanged"
-    for duplicate in found[1:]:
-        forge.close_issue(
-            duplicate.iid, f"A second copy of the dashboard #{found[0].iid}: its ticks are there."
-        )
-        log.warning("dashboard_duplicate_closed", iid=duplicate.iid, kept=found[0].iid)
     log.info("dashboard_" + outcome, title=settings.title, carried=sorted(carried))
     return outcome
 

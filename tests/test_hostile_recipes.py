@@ -61,8 +61,10 @@ def _repo(tmp_path: Path, recipes: dict[str, str]) -> Path:
         "extra: {{ " + "[" * 1_000 + "]" * 1_000 + " }}",
         "extra: [it's, " + "[" * 50_000 + "]" * 50_000 + ", 'y]",
         "extra:\n" + "- ? " * 25_000 + "x",
+        "extra:\n  ? a\n  : " + "- " * 30_000 + "x",
+        "extra:\r  a:\r" + "- " * 30_000 + "x",
     ],
-    ids=["flow", "dashes", "block", "jinja", "apostrophe", "complex-keys"],
+    ids=["flow", "dashes", "block", "jinja", "apostrophe", "complex-keys", "value", "cr"],
 )
 def test_deep_nesting_is_an_unreadable_recipe(tmp_path: Path, nested: str) -> None:
     """A recipe nested thousands of levels deep is listed as unreadable; the others read."""
@@ -73,7 +75,7 @@ def test_deep_nesting_is_an_unreadable_recipe(tmp_path: Path, nested: str) -> No
     assert done.returncode == 0, done.stderr
     rows = {row["recipe"]: row for row in json.loads(done.stdout)}
     assert rows["good"]["error"] is None and rows["good"]["version"] == "1.0"
-    assert "nest" in rows["deep"]["error"]
+    assert "nest" in rows["deep"]["error"] or "line break" in rows["deep"]["error"]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")

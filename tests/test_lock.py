@@ -467,3 +467,36 @@ def test_a_holder_in_another_pid_namespace_is_not_judged_by_our_pids(
     )
     with pytest.raises(LockBusy, match="bot@shared-host"):
         take(connect(config), config, holder="next", clock=FakeTime(), heartbeat=None)
+
+
+def test_writes_stop_when_the_lease_runs_out_unrenewed(fake: FakeGitLab, config: Config) -> None:
+    """Renewals failing (GitLab slow for the renewer): writes stop before the lease ends."""
+    clock = FakeTime()
+    forge = connect(config)
+    with run_lock(forge, config, holder="stuck", clock=clock, heartbeat=None):
+        forge.create_issue("allowed while the lease lasts", [], "")
+        clock.now += DEFAULT_TTL - 5
+        with pytest.raises(ForgeError, match=r"lease .* runs out"):
+            forge.create_issue("refused", [], "")
+    assert [issue.title for issue in fake.project.issues.values()] == [
+        "allowed while the lease lasts"
+    ]
+
+
+def test_a_renewal_refused_against_our_own_write_is_a_failed_beat(
+    fake: FakeGitLab, config: Config
+) -> None:
+    """A GitLab that refuses every commit (push rules) makes failed beats, not a recursion."""
+    clock = FakeTime()
+    with capture_logs() as logs, run_lock(
+        connect(config), config, holder="pushed-back", clock=clock, heartbeat=0.05
+    ):
+        fake.fail_next(1000, status=400, method="POST")
+        clock.now += 30
+        deadline = time.monotonic() + 10
+        while not [entry for entry in logs if entry["event"] == "lock_renewal_failed"]:
+            assert time.monotonic() < deadline, "no failed beat"
+            time.sleep(0.02)
+    failed = [entry for entry in logs if entry["event"] == "lock_renewal_failed"]
+    assert "refused the renewal commit twice" in failed[0]["error"]
+    assert not [entry for entry in logs if entry["event"] == "lock_heartbeat_crashed"]

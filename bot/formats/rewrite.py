@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TypeVar
 
-from bot.errors import RewriteRefused, UpstreamError, UpstreamNotFound
+from bot.errors import RateLimited, RewriteRefused, UpstreamUnavailable
 from bot.formats import conda_v0, edits, lines, urls
 from bot.formats.base import Configuration, FormatError, Parsed, SourceSite
 from bot.formats.edits import Dialect
@@ -240,9 +240,9 @@ class _Hasher:
 
     A published hash counts for a URL under one of the `locations` prefixes (when given): a
     file of the same name elsewhere (another server, a tag archive) is another file. Only a
-    URL that is not there (not found, or any error from a `sha256_of` that does not say) makes
-    the rewrite try other forms; a time-out or a 5xx on the right URL is a refusal, never a
-    quiet switch to `.zip` or another tag.
+    URL that is not there (a 404, a 403 as S3 answers for a missing key, or any error from a
+    `sha256_of` that does not say) makes the rewrite try other forms; a time-out, a 5xx or a
+    rate limit on the right URL is a refusal, never a quiet switch to `.zip` or another tag.
     """
 
     def __init__(
@@ -290,13 +290,11 @@ class _Hasher:
         if url not in self._digests:
             try:
                 digest = self._sha256_of(url)
-            except UpstreamError as error:
-                if not isinstance(error, UpstreamNotFound):
-                    raise RewriteRefused(
-                        f"cannot download {url}: {error} (not trying other forms of the URL)"
-                    ) from None
-                self.errors[url] = str(error)
-                digest = None
+            except (UpstreamUnavailable, RateLimited) as error:
+                # Down or rate-limited, not missing: another form is no answer to that.
+                raise RewriteRefused(
+                    f"cannot download {url}: {error} (not trying other forms of the URL)"
+                ) from None
             except Exception as error:  # the contract: sha256_of raises anything on failure
                 self.errors[url] = str(error) or type(error).__name__
                 digest = None

@@ -243,3 +243,21 @@ def test_a_release_asset_hash_is_not_a_tag_archive_hash() -> None:
 
     assert hasher.asked == ["https://github.com/o/libfoo/archive/refs/tags/libfoo-1.1.tar.gz"]
     assert H("asset") not in result
+
+
+def test_a_403_for_a_missing_key_lets_other_forms_be_tried() -> None:
+    """S3 answers 403 for a key that is not there: like a 404, another form is tried."""
+    from bot.errors import UpstreamError
+
+    def s3(url: str) -> str:
+        if url.endswith(".tar.gz"):
+            raise UpstreamError(f"{url}: HTTP 403")
+        return H(f"new {url}")
+
+    url = "https://b.s3.amazonaws.com/foo-{{ version }}.tar.gz"
+    text = META + f"source:\n  url: {url}\n  sha256: {H('a')}\n"
+
+    result = rewrite(text, "1.1", s3)
+
+    assert "foo-{{ version }}.tar.xz" in result
+    assert H("new https://b.s3.amazonaws.com/foo-1.1.tar.xz") in result
