@@ -20,7 +20,9 @@ import structlog
 REDACTED = "[REDACTED]"
 # Token shapes worth catching even when they did not come from a configured variable.
 _TOKEN_PATTERNS = re.compile(
-    r"(glpat-[A-Za-z0-9_\-]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+    r"(gl(?:pat|cbt|dt|rt|ptt|ft|imt|agent|oas|soat)-[A-Za-z0-9_\-]{10,}"
+    r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+    r"|(?i:private_token|access_token|x-gitlab-token)[\"':= ]+[A-Za-z0-9._\-]{8,}"
     r"|\b(?i:bearer)\s+[A-Za-z0-9._\-]{12,}"
     # `token <value>`, where the value has a digit: not "Token implementation", not prose.
     r"|\b(?i:token)\s+(?=[A-Za-z0-9._\-]*\d)[A-Za-z0-9._\-]{12,}"

@@ -84,20 +84,24 @@ _PYPI_ALIASES = frozenset({"pypi.org", "pypi.io", "pypi.python.org", "files.pyth
 
 
 def _file_locations(files: list[Any], base: str) -> frozenset[str]:
-    """Where the release's files are served: their URLs' hosts, and the index's own.
+    """Where the release's files are served, as URL prefixes.
 
-    A PyPI file name is unique in the whole index, so the host is location enough.
+    On pypi.org a file name is unique in the whole index, so its hosts (and the pypi.io and
+    pypi.org/packages/source redirects recipes use) are location enough. A mirror or an
+    Artifactory host may serve other indexes with other files of the same name: there, only
+    the folders the files are listed in count.
     """
-    hosts = {urlsplit(base).hostname or ""}
+    locations = set()
     for file in files:
         url = file.get("url") if isinstance(file, dict) else None
-        if isinstance(url, str):
-            hosts.add(urlsplit(url).hostname or "")
-    if hosts & _PYPI_ALIASES:
-        hosts |= _PYPI_ALIASES
-    return frozenset(
-        f"{scheme}://{host}/" for host in hosts if host for scheme in ("https", "http")
-    )
+        if isinstance(url, str) and "/" in url:
+            host = urlsplit(url).hostname or ""
+            if host in _PYPI_ALIASES:
+                locations |= {f"{scheme}://{alias}/" for alias in _PYPI_ALIASES
+                              for scheme in ("https", "http")}  # fmt: skip
+            else:
+                locations.add(url.rsplit("/", 1)[0] + "/")
+    return frozenset(locations)
 
 
 def _earliest_upload(files: list[Any]) -> datetime | None:

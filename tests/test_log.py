@@ -132,6 +132,9 @@ def test_token_shapes_are_redacted_without_configuration() -> None:
         "glpat-abcdefghijklmnopqrst",
         "ghp_" + "a" * 36,
         "Authorization: Bearer abc.def.ghi-jkl",
+        "GET /api/v4/projects?private_token=abcdefgh12345",
+        "X-Gitlab-Token: s3cr3tvalue99",
+        "glcbt-abcdefghij1234",
     ):
         assert logs.REDACTED in redactor.scrub(text), text
     assert (

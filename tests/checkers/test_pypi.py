@@ -147,3 +147,20 @@ def test_sweep_reports_errors_and_goes_on(http: Http, mocked: responses.Requests
     assert (first.status, first.reason) == ("error", "not-found")
     assert "404" in (first.error or "")
     assert second.status == "outdated"
+
+
+def test_published_files_are_located_where_they_are_served() -> None:
+    """On pypi.org its file hosts count whole; on a mirror, only the folders files are in."""
+    from checkers.pypi import _file_locations
+
+    hosted = _file_locations(
+        [{"url": "https://files.pythonhosted.org/packages/ab/cd/attrs-19.1.0.tar.gz"}],
+        "https://pypi.org",
+    )
+    mirrored = _file_locations(
+        [{"url": "https://artifacts.example.com/pypi/local/attrs/attrs-19.1.0.tar.gz"}],
+        "https://artifacts.example.com/pypi/local",
+    )
+
+    assert {"https://pypi.io/", "https://files.pythonhosted.org/"} <= hosted
+    assert mirrored == {"https://artifacts.example.com/pypi/local/attrs/"}
