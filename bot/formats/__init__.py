@@ -7,8 +7,9 @@
     render_constraints_yaml(text)             -> the generated YAML copy of a constraints file
 
 Modules: `conda_v0`, `conda_v1`, `constraints` (one per format); `jinja` (the sandbox),
-`linewise` (rendering a meta.yaml line by line), `selectors`, `yamlio`, `lines` (reading
-helpers); `edits`, `urls`, `rewrite` (the rewrite).
+`linewise` (rendering a meta.yaml line by line), `selectors`, `variants` (the configurations a
+recipe is read in), `yamlio`, `lines` (reading helpers); `edits`, `urls`, `hashing`, `audit`,
+`rewrite` (the rewrite).
 """
 
 from __future__ import annotations

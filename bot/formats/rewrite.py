@@ -27,20 +27,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import TypeVar
 
-from bot.errors import RateLimited, RewriteRefused, UpstreamUnavailable
-from bot.formats import conda_v0, edits, lines, urls
+from bot.errors import RewriteRefused
+from bot.formats import audit, conda_v0, edits, lines, urls
 from bot.formats.base import Configuration, FormatError, Parsed, SourceSite
 from bot.formats.edits import Dialect
+from bot.formats.hashing import HEX64, Hasher, Sha256Of
 from bot.formats.variants import Variants
-
-Sha256Of = Callable[[str], str]
 
 # What we are willing to write into a recipe as a version.
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+!-]*")
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _DIGEST_LENGTHS = {"sha256": 64, "sha1": 40, "md5": 32}
 _CHECKSUM_KEY = re.compile(r"^(?P<lead>[ \t]*(?:-[ \t]+)?)(?P<key>md5|sha1)(?=[ \t]*:)")
 # Variables whose value pins a source to something other than the version.
@@ -109,7 +106,7 @@ def rewrite_conda(
     pairs = _pairs(old, moved)
     _check_pinned(pairs, old.version, text_lines)
 
-    hasher = _Hasher(sha256_of, published or {}, published_at)
+    hasher = Hasher(sha256_of, published or {}, published_at)
     used: list[tuple[str, str]] = []
     digests, written = _hash_sources(
         dialect, text_lines, pairs, version, hasher, parse, lambda *use: used.append(use)
@@ -122,7 +119,16 @@ def rewrite_conda(
     ]
     final = parse([line.content for line in kept], "the rewritten recipe cannot be read")
     _verify(pairs, written, final, version, digests)
-    _audit(original, kept, pairs, set(digests.values()))
+    allowed = _unmoved_digests(pairs) | {digest.lower() for digest in digests.values()}
+    stale = audit.stale_checksum(
+        (line.content for line in original), (line.content for line in kept), allowed
+    )
+    if stale is not None:
+        number, digest = stale
+        raise RewriteRefused(
+            f"the checksum on line {number} ({digest[:12]}...) applies in no configuration "
+            "the bot could read, so it cannot be updated"
+        )
     if record is not None:
         for url, digest in dict(used).items():  # only once the result is certain
             record(url, digest)
@@ -235,94 +241,12 @@ def _holds_version(url: str, version: str) -> bool:
     return re.search(rf"(?<![\d.]){pattern}(?![\d])(?![-_.]\d)", url) is not None
 
 
-class _Hasher:
-    """The new sha256 of a URL: published for its file name, else `sha256_of`, once per URL.
-
-    A published hash counts for a URL under one of the `locations` prefixes (when given): a
-    file of the same name elsewhere (another server, a tag archive) is another file. Only a
-    URL that is not there (a 404, a 403 as S3 answers for a missing key, or any error from a
-    `sha256_of` that does not say) makes the rewrite try other forms; a time-out, a 5xx or a
-    rate limit on the right URL is a refusal, never a quiet switch to `.zip` or another tag.
-    """
-
-    def __init__(
-        self,
-        sha256_of: Sha256Of,
-        published: Mapping[str, str],
-        locations: Collection[str] | None,
-    ) -> None:
-        self._sha256_of = sha256_of
-        self._published = {name: digest.lower() for name, digest in published.items()}
-        self._locations = tuple(locations) if locations else None
-        self._keys = {_name_key(name) for name in self._published}
-        self.publishes = bool(self._published)
-        self._digests: dict[str, str | None] = {}
-        self.errors: dict[str, str] = {}
-
-    def _located(self, url: str) -> bool:
-        return self._locations is None or url.startswith(self._locations)
-
-    def published(self, url: str) -> str | None:
-        if not self._located(url):
-            return None
-        digest = self._published.get(_file_name(url))
-        return digest if digest and _HEX64.fullmatch(digest) else None
-
-    def may_publish(self, url: str) -> bool:
-        """Whether some form of `url` (extension, `v`, spelling) could name a published file."""
-        if not self._located(url):
-            return False
-        return _name_key(_file_name(url)) in self._keys
-
-    def respelled(self, written: str, url: str) -> str | None:
-        """The URL text respelled to name a published file that differs only in spelling."""
-        name = _file_name(url)
-        for published in self._published:
-            form = urls.published_form(written, name, published)
-            if form is not None:
-                return form
-        return None
-
-    def digest(self, url: str) -> str | None:
-        published = self.published(url)
-        if published is not None:
-            return published
-        if url not in self._digests:
-            try:
-                digest = self._sha256_of(url)
-            except (UpstreamUnavailable, RateLimited) as error:
-                # Down or rate-limited, not missing: another form is no answer to that.
-                raise RewriteRefused(
-                    f"cannot download {url}: {error} (not trying other forms of the URL)"
-                ) from None
-            except Exception as error:  # the contract: sha256_of raises anything on failure
-                self.errors[url] = str(error) or type(error).__name__
-                digest = None
-            if digest is not None and not (isinstance(digest, str) and _HEX64.fullmatch(digest)):
-                raise RewriteRefused(f"the sha256 given for {url} is not 64 hex digits: {digest!r}")
-            self._digests[url] = digest.lower() if digest else None
-        return self._digests[url]
-
-
-def _file_name(url: str) -> str:
-    return PurePosixPath(url.split("?")[0].split("#")[0]).name
-
-
-def _name_key(file_name: str) -> str:
-    """A file name with its spelling, archive extension and version `v` ironed out."""
-    for extension in urls.EXTENSIONS:
-        if file_name.endswith(extension):
-            file_name = file_name[: -len(extension)]
-            break
-    return urls.normalized_name(file_name).replace("-v", "-")
-
-
 def _hash_sources(
     dialect: Dialect,
     text_lines: list[str],
     pairs: list[_Pair],
     version: str,
-    hasher: _Hasher,
+    hasher: Hasher,
     parse: Callable[[list[str], str], Parsed],
     record: Callable[[str, str], None] | None = None,
 ) -> tuple[dict[tuple[int, int], str], dict[tuple[int, int], SourceSite]]:
@@ -383,7 +307,7 @@ def _choose_form(
     members: list[_Pair],
     current: dict[tuple[int, int], SourceSite],
     version: str,
-    hasher: _Hasher,
+    hasher: Hasher,
     parse: Callable[[list[str], str], Parsed],
 ) -> tuple[_Trial | None, tuple[str, str] | None]:
     """The first form of the URL line whose every member URL has a hash, and the first failure.
@@ -500,7 +424,7 @@ def _write_hashes(
         if pair.key not in digests:
             continue
         site, digest = pair.old, digests[pair.key]
-        if site.sha256 is not None and _HEX64.fullmatch(site.sha256):
+        if site.sha256 is not None and HEX64.fullmatch(site.sha256):
             taken = replacements.setdefault(site.sha256.lower(), digest)
         elif site.sha256 is not None:
             taken = placeholders.setdefault(site.sha256, digest)
@@ -629,55 +553,3 @@ def _verify(
                 )
         elif not pair.moves and site.checksums != pair.old.checksums:
             raise RewriteRefused(f"the checksum of the pinned source {site.url} changed")
-
-
-_HEX = re.compile(
-    r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{40}|[0-9a-fA-F]{32})(?![0-9a-fA-F])"
-)
-# A digest standing alone (a value, a list item, a dict entry), not part of a file name such as
-# `0374b55942e5...8d05d6c8f729.patch` or a path.
-_LONE_HEX = re.compile(
-    r"(?<![\w./-])(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{40}|[0-9a-fA-F]{32})(?![\w./-])"
-)
-
-
-def _audit(
-    original: list[lines.Line], kept: list[lines.Line], pairs: list[_Pair], written_now: set[str]
-) -> None:
-    """No checksum of the old text survives unless it belongs to a source that did not move.
-
-    This reads the text, not the configurations: a checksum no configuration the bot read
-    reaches (a variant value it did not think of, a hash in a dict indexed by platform) is
-    caught here. Every md5, sha1 and sha256-long hex string standing alone counts (not one in
-    a file name: patches are often named by commit), except on the lines that pin a git
-    revision or a commit. A digest the rewrite wrote again (a per-version LICENSE
-    that did not change) is fine.
-    """
-    allowed = _unmoved_digests(pairs) | {digest.lower() for digest in written_now}
-    written = "\n".join(_code(line.content) for line in kept).lower()
-    for number, line in enumerate(original, start=1):
-        content = _code(line.content)
-        if _PINS_A_REVISION.search(content):
-            continue
-        for digest in _LONE_HEX.findall(content):
-            if digest.lower() in written and digest.lower() not in allowed:
-                raise RewriteRefused(
-                    f"the checksum on line {number} ({digest[:12]}...) applies in no "
-                    "configuration the bot could read, so it cannot be updated"
-                )
-
-
-# `git_rev: <commit>`, `{% set commit = "..." %}`, `lze_rev: ...`: a pinned revision, no hash.
-_PINS_A_REVISION = re.compile(
-    r"^\s*(?:-\s+)?(?:git_rev|rev|git_tag|tag|commit)\s*:"
-    r"|\{%-?\s*set\s+\w*(?:commit|rev)\w*\s*="
-    r"|^\s*\w*(?:commit|_rev|rev_)\w*\s*:",
-    re.IGNORECASE,
-)
-
-
-def _code(content: str) -> str:
-    """A line without its comment and URLs (a commit in a URL is no checksum of the line)."""
-    match = re.search(r"(?:^|\s)#", content)
-    code = content[: match.start()] if match else content
-    return re.sub(r"\w+://\S+", "", code)
