@@ -213,17 +213,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
+    text: list[str] = []  # written at once: every write is scrubbed of secrets, one by one
     for row in rows:
         if row["error"]:
-            print(f"{row['recipe']}  {row['path']}  error: {row['error']}")
+            text.append(f"{row['recipe']}  {row['path']}  error: {row['error']}")
         else:
-            print(
+            text.append(
                 f"{row['recipe']} {row['version']}  {row['format']}  "
                 f"{row['checker'] or '-'}  {row['path']}"
             )
             for source in row["sources"]:
                 selector = f"  [{source['selector']}]" if source["selector"] else ""
-                print(f"    {source['url']}{selector}")
+                text.append(f"    {source['url']}{selector}")
+    if text:
+        sys.stdout.write("\n".join(text) + "\n")
     return EXIT_OK
 
 
