@@ -318,10 +318,6 @@ class Forge:
             if issue.title == title
         ]
 
-    def read_issue(self, iid: int) -> Issue:
-        issue = self._call(f"read issue #{iid}", lambda: self.project.issues.get(iid))
-        return Issue(issue.iid, issue.title, issue.description or "", issue.web_url)
-
     def create_issue(self, title: str, labels: Sequence[str], description: str) -> Issue:
         self._guard()
         created = self._call(
@@ -331,9 +327,6 @@ class Forge:
             ),
         )
         return Issue(created.iid, created.title, created.description or "", created.web_url)
-
-    def update_issue(self, iid: int, description: str) -> None:
-        self.edit_issue(iid, lambda _current: description)
 
     def edit_issue(self, iid: int, edit: Callable[[str], str]) -> bool:
         """Write `edit(the description as read now)`, if it changes it; True when it did.

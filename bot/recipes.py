@@ -26,6 +26,10 @@ from bot.store import Table
 
 log = structlog.get_logger()
 
+# Bumped whenever reading gives other results for the same bytes, so that a cache written by an
+# older reader is not trusted (2: configurations and variants, CRAN versions, metapackages).
+READER_GENERATION = 2
+
 
 @dataclass(frozen=True)
 class Unreadable:
@@ -98,7 +102,8 @@ def _read(
             beside = path.parent / formats.VARIANT_FILE
             content = path.read_bytes() + (beside.read_bytes() if beside.is_file() else b"")
             content += json.dumps(variants, sort_keys=True).encode()
-            key = f"{__version__}:{relative}:{hashlib.sha256(content).hexdigest()}"
+            digest = hashlib.sha256(content).hexdigest()
+            key = f"{__version__}.{READER_GENERATION}:{relative}:{digest}"
         except OSError:
             key = None
         stored = cache.get(key) if key else None

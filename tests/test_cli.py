@@ -219,3 +219,26 @@ def test_recipe_cache_rereads_changed_files_only(
     code, out, _ = run(capsys, "check", str(repo), "attrs", "--json")
     assert code == 0
     assert json.loads(out)[0]["current"] == "19.0.0"
+
+
+def test_a_cache_written_by_an_older_reader_is_not_trusted(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads cached by another reader generation are read again (a CRAN version, say, reads
+    differently now): an upgrade never shows what the old reader made of the same bytes."""
+    from bot import recipes
+
+    run(capsys, "list", str(repo), "attrs", "--json")  # fills the cache
+    reads: list[object] = []
+    real = recipes.formats.read_recipe
+    monkeypatch.setattr(
+        recipes.formats, "read_recipe", lambda *a, **k: reads.append(a) or real(*a, **k)
+    )
+    run(capsys, "list", str(repo), "attrs", "--json")
+    assert reads == []  # the same reader: every read comes from the cache
+    monkeypatch.setattr(recipes, "READER_GENERATION", recipes.READER_GENERATION + 1)
+
+    code, out, _ = run(capsys, "list", str(repo), "attrs", "--json")
+
+    assert code == 0 and json.loads(out)[0]["version"] == "18.2.0"
+    assert any("python-attrs" in str(read[0]) for read in reads)  # read again

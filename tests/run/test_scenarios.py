@@ -481,3 +481,26 @@ def test_a_lost_reply_at_any_call_then_a_clean_run_converges(make_world) -> None
         ]  # fmt: skip
         assert len(dashboards) == 1, moment
         assert not [b for b in world.project.repo.branches if b.endswith("_run-lock")], moment
+
+
+def test_a_duplicate_dashboards_unanswered_tick_moves_to_the_kept_one(make_world) -> None:
+    """A tick on the duplicate that this run cannot act on (its upstream is down) is not lost
+    with the duplicate: it is carried onto the dashboard that is kept."""
+    world = make_world({"attrs": "18.2.0", "six": "1.15.0"})
+    world.pypi.publish("attrs", "19.1.0")
+    world.pypi.publish("six", "1.16.0")
+    world.gitlab.lose_reply(
+        lambda request: request.method == "POST" and request.path.endswith("/issues")
+    )
+    world.run(TUESDAY)
+    first, second = sorted(
+        (i for i in world.project.issues.values() if i.title == DASHBOARD), key=lambda i: i.iid
+    )
+    world.gitlab.tick_box(second.iid, "create=six")
+    world.pypi.server.routes["/pypi/six/json"] = Reply(status=503)
+
+    world.run(TUESDAY)
+
+    assert second.state == "closed"
+    assert ("create", "six") in parse_ticks(first.description)
+    assert world.merge_requests() == []
