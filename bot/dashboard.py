@@ -15,21 +15,62 @@ GitLab's description limit: what does not fit is counted, not cut mid-line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from bot.markdown import escape, link
+from bot.reasons import Reason
 
 TickKind = Literal["create", "rebase", "retry"]
 Tick = tuple[TickKind, str]
+SectionKey = Literal["awaiting", "open", "edited", "rejected"]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section of recipes with a box each; the box's tick asks for one kind of action."""
+
+    key: SectionKey
+    heading: str
+    hint: str
+    tick: TickKind
+
+
+# The sections with boxes, in the order they are shown. The tick kinds the dashboard reads
+# back are exactly those of this table.
+SECTIONS: tuple[Section, ...] = (
+    Section(
+        "awaiting",
+        "## Awaiting schedule or limits",
+        "Tick a box to open the merge request now.",
+        "create",
+    ),
+    Section(
+        "open", "## Open merge requests", "Tick a box to regenerate the merge request.", "rebase"
+    ),
+    Section(
+        "edited",
+        "## Edited by someone else",
+        "recipe-bot no longer rewrites these branches. Tick a box to "
+        "regenerate the merge request (discarding the other commits).",
+        "rebase",
+    ),
+    Section(
+        "rejected",
+        "## Rejected versions",
+        "Closed without merging: not proposed again. Tick a box to propose it again.",
+        "retry",
+    ),
+)
+TICK_KINDS: tuple[TickKind, ...] = tuple(dict.fromkeys(section.tick for section in SECTIONS))
 
 # GitLab refuses descriptions over 1,048,576 characters; leave room for the footer.
 MAX_CHARS = 1_000_000
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 _TICKED = re.compile(
-    r"^\s*[-*] \[[xX]\] <!-- (create|rebase|retry)=([A-Za-z0-9._+-]+) -->", re.MULTILINE
+    rf"^\s*[-*] \[[xX]\] <!-- ({'|'.join(TICK_KINDS)})=([A-Za-z0-9._+-]+) -->", re.MULTILINE
 )
 
 
@@ -49,16 +90,13 @@ class Item:
 class Failure:
     recipe: str
     checker: str | None
-    reason: str
+    reason: Reason
     message: str
 
 
 @dataclass(frozen=True)
 class DashboardView:
-    awaiting: Sequence[Item] = ()
-    open: Sequence[Item] = ()
-    edited: Sequence[Item] = ()
-    rejected: Sequence[Item] = ()
+    items: Mapping[SectionKey, Sequence[Item]] = field(default_factory=dict)  # by SECTIONS' key
     errors: Sequence[Failure] = ()
     skipped: Sequence[Failure] = ()
     up_to_date: int = 0
@@ -87,39 +125,12 @@ def render(view: DashboardView, *, title_line: str = "") -> str:
         carried.discard((kind, item.recipe))
         return f"- [{'x' if ticked else ' '}] <!-- {kind}={item.recipe} -->{text}"
 
-    sections: list[tuple[str, str, TickKind | None, Sequence[Item]]] = [
-        (
-            "## Awaiting schedule or limits",
-            "Tick a box to open the merge request now.",
-            "create",
-            view.awaiting,
-        ),
-        (
-            "## Open merge requests",
-            "Tick a box to regenerate the merge request.",
-            "rebase",
-            view.open,
-        ),
-        (
-            "## Edited by someone else",
-            "recipe-bot no longer rewrites these branches. Tick a box to "
-            "regenerate the merge request (discarding the other commits).",
-            "rebase",
-            view.edited,
-        ),
-        (
-            "## Rejected versions",
-            "Closed without merging: not proposed again. Tick a box to propose it again.",
-            "retry",
-            view.rejected,
-        ),
-    ]
-    for heading, hint, kind, items in sections:
-        safe = _safe(items)
+    for section in SECTIONS:
+        safe = _safe(view.items.get(section.key, ()))
         if safe:
-            out.section(heading, hint)
+            out.section(section.heading, section.hint)
         for item in safe:
-            out.add(box(kind, item, _line(kind, item)))  # type: ignore[arg-type]
+            out.add(box(section.tick, item, _line(section.tick, item)))
     leftover = sorted(carried)
     if leftover:
         out.section("## Pending requests", "Ticked during the last run; acted on at the next one.")

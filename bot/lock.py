@@ -1,26 +1,28 @@
-"""One writer per project: a run lock held in GitLab itself, so it holds across machines.
+"""One writer per project: a run lock held on the forge itself, so it holds across machines.
 
 The lock is a branch, `<branch_prefix>_run-lock` (a recipe name never starts with "_", so it
-cannot collide with a recipe branch), made with ONE commits-API call that creates it from the
-target branch and adds `.recipe-bot-lock.json` (who holds it, since and until when). Without
-`force`, GitLab refuses that call with 400 when the branch already exists: that refusal is the
-mutex. Releasing deletes the branch, but only while the file there still names us.
+cannot collide with a recipe branch), made in one commit that creates it from the target
+branch with `.recipe-bot-lock.json` (who holds it, since and until when). The forge refuses
+that commit (ForgeConflict) when the branch already exists: that refusal is the mutex.
+Releasing deletes the branch, but only while the file there still names us. Every call goes
+through the forge's lease verbs (bot.forge.api); none of them is held back by the write guard
+this lock sets, since they are how the lock is kept.
 
 The lock is a lease: it expires `ttl` seconds (5 minutes) after it was last renewed, and its
 holder renews it every `heartbeat` seconds (a minute) from a background thread for as long as
 the run works. A holder that was killed (OOM, SIGKILL, a drained node) stops renewing, so its
 lock is free a few minutes later, not hours; one that died on this very host is seen dead at
 once (its pid is gone). An expired lock is taken over with a compare-and-swap: a commit on
-the lock branch that updates the file with `last_commit_id` set to the stale lock's commit,
-which GitLab refuses if anyone else changed the file meanwhile, so two runs that both find a
-stale lock cannot both take it. Renewals are the same compare-and-swap, against our own last
-commit: a holder that was taken over (thought dead) finds out at its next beat.
-A lock left by this very process (a run whose release failed because GitLab was down at that
+the lock branch that rewrites the file on condition that its last commit is still the stale
+lock's, which the forge refuses if anyone else changed the file meanwhile, so two runs that
+both find a stale lock cannot both take it. Renewals are the same compare-and-swap, against
+our own last commit: a holder that was taken over (thought dead) finds out at its next beat.
+A lock left by this very process (a run whose release failed because the forge was down at that
 moment) is taken over the same way at once, so `recipe-bot serve` does not block itself for
 the whole TTL after one GitLab outage.
 
     with run_lock(forge, config, wait=600):
-        ...  # read GitLab's state, write branches, merge requests and the dashboard
+        ...  # read the forge's state, write branches, merge requests and the dashboard
 """
 
 from __future__ import annotations
@@ -33,21 +35,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
-import gitlab.exceptions
-import requests
 import structlog
 
 from bot.config import Config
 from bot.errors import ForgeError
-from bot.gitlab import Forge
+from bot.forge import Forge, ForgeConflict
+from bot.reasons import Reason
 
 log = structlog.get_logger()
-T = TypeVar("T")
 
 LOCK_FILE = ".recipe-bot-lock.json"
 LOCK_SUFFIX = "_run-lock"
@@ -89,7 +88,7 @@ _held_here_lock = threading.Lock()
 class LockBusy(ForgeError):
     """Another run holds the project's lock (and waiting, if asked, did not help)."""
 
-    reason = "locked"
+    reason = Reason.LOCKED
 
     def __init__(self, message: str, *, holder: LockInfo) -> None:
         super().__init__(message)
@@ -173,7 +172,7 @@ def run_lock(
     renewer: Forge | None = None,
 ) -> Iterator[None]:
     """Hold the project's run lock for the block. Waits up to `wait` seconds for another holder,
-    polling every `poll` seconds, then raises LockBusy naming the holder; a GitLab failure
+    polling every `poll` seconds, then raises LockBusy naming the holder; a forge failure
     raises ForgeError at once (no waiting it out). The lease is renewed every `heartbeat`
     seconds while the block runs (None: never, for tests that drive the clock), through
     `renewer` when given: a client with short time-outs and no retries, so that one slow
@@ -283,7 +282,7 @@ class _Lock:
                     since=held.info.acquired_at,
                 )
                 return
-            self._call("delete the lock branch", self._delete_branch)
+            self._delete_branch()
             log.info("lock_released", branch=self.branch)
         except ForgeError as exc:
             log.error(
@@ -297,23 +296,19 @@ class _Lock:
 
     def _create(self, mine: LockInfo) -> _Held | None:
         """None when the lock branch was created for us; else what holds it now."""
-        data = {
-            "branch": self.branch,
-            "start_branch": self.target,
-            "commit_message": self._message(mine),
-            "actions": [{"action": "create", "file_path": LOCK_FILE, "content": _dump(mine)}],
-        }
         last: ForgeError | None = None
         for _ in range(3):
             try:
-                self._call("create the lock branch", lambda: self._commit(data), refused=400)
+                self.file_commit = self.forge.create_lease(
+                    self.branch, LOCK_FILE, _dump(mine), self._message(mine)
+                )
                 return None
-            except _Refused as refused:
+            except ForgeConflict as refused:
                 held = self._inspect()
                 if held is not None:
                     return held
-                # The branch is gone: released just now, or the 400 meant something else.
-                last = refused.error
+                # The branch is gone: released just now, or the refusal meant something else.
+                last = refused
         assert last is not None
         raise last
 
@@ -329,24 +324,13 @@ class _Lock:
         )
         if stale.file_commit is None:
             # Not a lock we wrote (no lock file): nothing to compare against, so delete it.
-            with suppress(_Refused):
-                self._call("delete the stale lock branch", self._delete_branch, refused=404)
+            self.forge.delete_lease(self.branch)
             return False  # the next attempt creates it the ordinary way
-        data = {
-            "branch": self.branch,
-            "commit_message": self._message(mine),
-            "actions": [
-                {
-                    "action": "update",
-                    "file_path": LOCK_FILE,
-                    "content": _dump(mine),
-                    "last_commit_id": stale.file_commit,
-                }
-            ],
-        }
         try:
-            self._call("take over the stale lock", lambda: self._commit(data), refused=400)
-        except _Refused:
+            self.file_commit = self.forge.replace_lease(
+                self.branch, LOCK_FILE, _dump(mine), self._message(mine), expected=stale.file_commit
+            )
+        except ForgeConflict:
             return False  # another run took it (or released it) first
         return True
 
@@ -358,31 +342,25 @@ class _Lock:
             # Within the same second: nothing would change, and a commit that changes nothing
             # would not be the file's last commit, which the next renewal compares against.
             return True
-        data = {
-            "branch": self.branch,
-            "commit_message": self._message(renewed),
-            "actions": [
-                {
-                    "action": "update",
-                    "file_path": LOCK_FILE,
-                    "content": _dump(renewed),
-                    "last_commit_id": self.file_commit,
-                }
-            ],
-        }
         forge = self.renewer or self.forge
         try:
-            self._call("renew the lock", lambda: self._commit(data, forge), refused=400)
-        except _Refused:
+            self.file_commit = forge.replace_lease(
+                self.branch,
+                LOCK_FILE,
+                _dump(renewed),
+                self._message(renewed),
+                expected=self.file_commit,
+            )
+        except ForgeConflict:
             # Refused: the lock file changed since our last write. Still ours (an earlier
             # renewal landed, its reply lost): take that write as the last one and go on.
             held = self._inspect(forge)
             if held is None or held.info.token != renewed.token:
                 self.lost.set()
                 return False
-            if adopted:  # refused again against our own last write: GitLab refuses commits
+            if adopted:  # refused again against our own last write: the forge refuses commits
                 raise ForgeError(
-                    "GitLab refused the renewal commit twice (push rules?)"
+                    "the forge refused the renewal commit twice (push rules?)"
                 ) from None
             self.file_commit, self.current = held.file_commit, held.info
             return self.renew(adopted=True)
@@ -408,50 +386,17 @@ class _Lock:
 
     def _inspect(self, forge: Forge | None = None) -> _Held | None:
         """Who holds the lock, or None when there is no lock branch."""
-        project = (forge or self.forge).project
-        try:
-            found = self._call(
-                "read the lock file",
-                lambda: project.files.get(file_path=LOCK_FILE, ref=self.branch),
-                refused=404,
-            )
-        except _Refused:
-            return self._without_file(project)
-        file_commit = str(found.last_commit_id)
-        info = _load(bytes(found.decode()).decode("utf-8", "replace"))
-        if info is None:
-            commit = self._call("read the lock commit", lambda: project.commits.get(file_commit))
-            return _Held(self._unknown(str(commit.committed_date)), file_commit)
-        return _Held(info, file_commit)
-
-    def _without_file(self, project: Any) -> _Held | None:
-        try:
-            branch = self._call(
-                "read the lock branch", lambda: project.branches.get(self.branch), refused=404
-            )
-        except _Refused:
+        forge = forge or self.forge
+        found = forge.read_lease(self.branch, LOCK_FILE)
+        if found is None:
             return None
-        return _Held(self._unknown(str(branch.commit["committed_date"])), None)
-
-    def _commit(self, data: dict[str, Any], forge: Forge | None = None) -> None:
-        commit = (forge or self.forge).project.commits.create(data)
-        self.file_commit = str(commit.id)
+        info = _load(found.content) if found.content is not None else None
+        if info is None:  # no lock file, or not ours to read: dated by its commit
+            info = self._unknown(forge.commit_time(found.commit).timestamp())
+        return _Held(info, found.commit if found.content is not None else None)
 
     def _delete_branch(self) -> None:
-        self.forge.project.branches.delete(self.branch)
-
-    def _call(self, action: str, function: Callable[[], T], *, refused: int | None = None) -> T:
-        try:
-            return function()
-        except ForgeError:
-            raise
-        except gitlab.exceptions.GitlabError as exc:
-            error = _forge_error(action, exc)
-            if refused is not None and exc.response_code == refused:
-                raise _Refused(error) from None
-            raise error from None
-        except requests.RequestException as exc:
-            raise ForgeError(f"GitLab is unreachable ({action}): {type(exc).__name__}") from None
+        self.forge.delete_lease(self.branch)
 
     # --- content -----------------------------------------------------------------------------
 
@@ -469,11 +414,7 @@ class _Lock:
             boot=BOOT_ID,
         )
 
-    def _unknown(self, committed: str) -> LockInfo:
-        try:
-            since = datetime.fromisoformat(committed.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            since = self.clock()
+    def _unknown(self, since: float) -> LockInfo:
         return LockInfo(UNKNOWN, 0, "", _iso(since), _iso(since + self.ttl), "")
 
     def _message(self, mine: LockInfo) -> str:
@@ -525,27 +466,6 @@ class _Heartbeat:
                 log.exception("lock_heartbeat_crashed", branch=self._lock.branch)
                 self._lock.lost.set()
                 return
-
-
-class _Refused(Exception):
-    """GitLab answered with the status the caller expects in the ordinary course of locking."""
-
-    def __init__(self, error: ForgeError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-def _forge_error(action: str, exc: gitlab.exceptions.GitlabError) -> ForgeError:
-    code = exc.response_code
-    if code == 401:
-        return ForgeError(f"GitLab refused the token while trying to {action} (401)")
-    if code == 403:
-        return ForgeError(
-            f"GitLab forbade the bot to {action} (403): "
-            "the token needs the api scope and Developer role"
-        )
-    message = " ".join(str(exc.error_message).split())[:300]
-    return ForgeError(f"GitLab could not {action}: {code}: {message}")
 
 
 def _dump(info: LockInfo) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from bot.config import Config
-from bot.gitlab import marker, trailer
+from bot.forge.markers import marker, trailer
 from bot.markdown import escape, link
 from bot.model import MergeRequestPlan, RecipeChange
 

@@ -15,8 +15,9 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
+
+from bot.reasons import Reason
 
 RecipeFormat = Literal["conda-v0", "conda-v1", "constraints"]
 
@@ -64,15 +65,8 @@ class Release:
     locations: frozenset[str] = field(default_factory=frozenset, compare=False)
 
 
-class SkipReason(StrEnum):
-    """Every reason a recipe is not updated has a name (in `check --json`, on the dashboard)."""
-
-    UP_TO_DATE = "up-to-date"
-    NO_RELEASES = "no-releases"
-    NO_CHECKER = "no-checker"
-    DISABLED = "disabled"
-    RATE_LIMITED = "rate-limited"
-    CURRENT_NOT_PARSEABLE = "current-version-unparseable"
+# A skip's reason is one of bot.reasons' skips; the name stays for checkers and plugins.
+SkipReason = Reason
 
 
 @dataclass(frozen=True)
@@ -96,7 +90,7 @@ class Skip:
     """The decision not to update a recipe, with its named reason."""
 
     recipe: Recipe
-    reason: SkipReason
+    reason: Reason
     detail: str = ""
     latest: str | None = None  # the newest acceptable upstream version, when one is known
 

@@ -1,4 +1,9 @@
-"""Planning: from check results and GitLab's state to one decision per recipe. Pure; no I/O.
+"""Planning: every decision of a run, as pure functions over frozen values. No I/O.
+
+    screen(result)        a version or name unsafe for a branch, a title or a marker -> error
+    plan(results, state)  one Decision per recipe, gated by the schedule, limits and ticks
+    needs_commit(...)     whether carrying a decision out rewrites its branch
+    dashboard_view(...)   which section of the dashboard each recipe goes to
 
 For a recipe with an update to version V:
 
@@ -18,19 +23,36 @@ keep their merge requests untouched: an upstream outage never closes or rewrites
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
 
-from bot.dashboard import Tick
-from bot.gitlab import BotMergeRequest, BranchHead
+from bot.dashboard import SAFE_NAME, DashboardView, Failure, Item, SectionKey, Tick
+from bot.forge import BranchHead, MergeRequest, MergeRequestRef, MergeRequestState
 from bot.model import Update
+from bot.reasons import WAIT_WORDS, Reason
 from bot.schedule import Allowance
 from bot.sweep import CheckResult
 from bot.versions import parse_version
 
-Action = Literal["open", "refresh", "keep", "close", "await", "edited", "rejected", "none"]
 REBASE_CHECK = "- [x] <!-- rebase-check -->"
+SAFE_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+~-]{0,99}$")
+
+
+class Action(StrEnum):
+    OPEN = "open"
+    REFRESH = "refresh"
+    KEEP = "keep"
+    CLOSE = "close"
+    AWAIT = "await"
+    EDITED = "edited"
+    REJECTED = "rejected"
+    NONE = "none"
+
+
+WRITES = frozenset({Action.OPEN, Action.REFRESH})  # decisions carried out by a rewrite
 
 
 @dataclass(frozen=True)
@@ -38,8 +60,9 @@ class Decision:
     recipe: str
     action: Action
     result: CheckResult
-    merge_request: BotMergeRequest | None = None
-    why: str = ""
+    merge_request: MergeRequest | None = None
+    why: str = ""  # for a reader: what the bot saw (a wait's words, "1.0 -> 1.1")
+    reason: Reason | None = None  # for an `await`: which gate holds it
     # Ticks this decision answers; cleared from the dashboard once the action has succeeded.
     answers: frozenset[Tick] = field(default_factory=frozenset)
     regenerate: bool = False  # rewrite the branch even if its head is already ours
@@ -51,83 +74,135 @@ class Decision:
 
 @dataclass(frozen=True)
 class ForgeState:
-    merge_requests: Sequence[BotMergeRequest] = ()
+    merge_requests: Sequence[MergeRequest] = ()
     heads: Mapping[str, BranchHead | None] = field(default_factory=dict)  # branch -> head
     ticks: frozenset[Tick] = frozenset()
 
+    @property
+    def open_count(self) -> int:
+        return sum(mr.is_open for mr in self.merge_requests)
 
-def plan(
-    results: Sequence[CheckResult],
-    state: ForgeState,
-    *,
-    window_open: bool,
-    allowance: Allowance,
-    window_hint: str = "",
-) -> list[Decision]:
-    by_recipe: dict[str, list[BotMergeRequest]] = {}
-    for mr in sorted(state.merge_requests, key=lambda m: (m.created_at, m.iid)):
+
+@dataclass(frozen=True)
+class Gate:
+    """What holds new merge requests back this run: the schedule window and the limits."""
+
+    window_open: bool
+    allowance: Allowance
+    window_hint: str = ""  # " (next window Sat ...)", for the dashboard
+
+
+@dataclass(frozen=True)
+class Done:
+    """What carrying out a decision did: the outcome's name (None: nothing), the merge request
+    it opened or updated, or the failure that stopped it."""
+
+    recipe: str
+    outcome: str | None
+    merge_request: MergeRequestRef | None = None
+    failure: Failure | None = None
+
+
+# --- screening -------------------------------------------------------------------------------
+
+
+def screen(result: CheckResult) -> CheckResult:
+    """An update whose recipe name or version is unsafe for a branch, a title or a marker
+    becomes an error: such text is never written anywhere."""
+    update = result.update
+    if update is None:
+        return result
+    if not SAFE_NAME.match(result.name):
+        return replace(
+            result,
+            status="error",
+            decision=None,
+            reason=Reason.UNSAFE_NAME,
+            error="the recipe name cannot be used in a branch name",
+        )
+    if not SAFE_VERSION.match(update.new):
+        return replace(
+            result,
+            status="error",
+            decision=None,
+            reason=Reason.UNSAFE_VERSION,
+            error=f"upstream version {update.new[:60]!r} has characters recipe-bot will not write",
+        )
+    return result
+
+
+# --- deciding --------------------------------------------------------------------------------
+
+
+def plan(results: Sequence[CheckResult], state: ForgeState, gate: Gate) -> list[Decision]:
+    """A decision per result (screened first), sorted by recipe name. New merge requests
+    take the allowance in name order; ticked and regenerated ones bypass the gate."""
+    by_recipe: dict[str, list[MergeRequest]] = {}
+    for mr in sorted(state.merge_requests, key=lambda m: (m.created_at, m.number)):
         by_recipe.setdefault(mr.recipe, []).append(mr)
-    remaining = allowance.count
+    remaining = gate.allowance.count
     decisions = []
-    for result in sorted(results, key=lambda r: r.name):
+    for result in sorted((screen(result) for result in results), key=lambda r: r.name):
         decision = _decide(result, by_recipe.get(result.name, []), state)
-        if decision.action == "open" and not decision.regenerate and not decision.answers:
-            # New merge requests are gated; ticked ones (answers) bypass the gate.
-            if not window_open:
-                decision = _wait(decision, f"waiting for the schedule{window_hint}")
+        if decision.action is Action.OPEN and not decision.regenerate and not decision.answers:
+            if not gate.window_open:
+                decision = _wait(decision, Reason.SCHEDULE, gate.window_hint)
             elif remaining <= 0:
-                decision = _wait(decision, f"waiting for the {allowance.reason}")
+                decision = _wait(decision, gate.allowance.reason)
             else:
                 remaining -= 1
         decisions.append(decision)
     return decisions
 
 
-def _decide(result: CheckResult, history: list[BotMergeRequest], state: ForgeState) -> Decision:
+def _decide(result: CheckResult, history: list[MergeRequest], state: ForgeState) -> Decision:
     name = result.name
-    opened = next((mr for mr in reversed(history) if mr.state == "opened"), None)
+    opened = next((mr for mr in reversed(history) if mr.is_open), None)
     rebase = _ticked(state.ticks, ("rebase", name))
     if result.status in ("error", "skipped"):
         # Nothing is known; keep whatever exists and keep the ticks for the next run.
-        return Decision(name, "none", result, opened)
+        return Decision(name, Action.NONE, result, opened)
     update = result.update
     if update is None:
         if opened is not None and _at_or_past(result.current, opened.version):
-            return Decision(
-                name, "close", result, opened, why=f"{name} is already at {result.current}"
-            )
-        return Decision(name, "none", result, opened, answers=_all_ticks(name, state.ticks))
+            why = f"{name} is already at {result.current}"
+            return Decision(name, Action.CLOSE, result, opened, why=why)
+        return Decision(name, Action.NONE, result, opened, answers=_all_ticks(name, state.ticks))
     version = update.new
     if opened is not None:
         head = state.heads.get(opened.branch)
         # With a merge request open, create and retry boxes have nothing left to ask for.
         moot = _ticked(state.ticks, ("create", name), ("retry", name))
         if rebase or _own_box_ticked(opened):
-            return Decision(name, "refresh", result, opened, answers=rebase | moot, regenerate=True)
+            return Decision(
+                name, Action.REFRESH, result, opened, answers=rebase | moot, regenerate=True
+            )
         if head is not None and not head.bot_made:
             why = "someone else pushed to the branch"
-            return Decision(name, "edited", result, opened, why=why, answers=moot)
+            return Decision(name, Action.EDITED, result, opened, why=why, answers=moot)
         if opened.version == version and head is not None and head.version == version:
-            return Decision(name, "keep", result, opened, answers=moot)
+            return Decision(name, Action.KEEP, result, opened, answers=moot)
         why = f"{opened.version} -> {version}"
-        return Decision(name, "refresh", result, opened, why=why, answers=moot)
+        return Decision(name, Action.REFRESH, result, opened, why=why, answers=moot)
     retry = _ticked(state.ticks, ("retry", name))
     rejected = _rejected(history, version)
     if rejected is not None:
         if retry:
-            return Decision(name, "open", result, rejected, answers=retry, regenerate=True)
-        return Decision(name, "rejected", result, rejected)
-    return Decision(name, "open", result, None, answers=_ticked(state.ticks, ("create", name)))
+            return Decision(name, Action.OPEN, result, rejected, answers=retry, regenerate=True)
+        return Decision(name, Action.REJECTED, result, rejected)
+    create = _ticked(state.ticks, ("create", name))
+    return Decision(name, Action.OPEN, result, None, answers=create)
 
 
-def _wait(decision: Decision, why: str) -> Decision:
-    return Decision(decision.recipe, "await", decision.result, decision.merge_request, why=why)
+def _wait(decision: Decision, reason: Reason, hint: str = "") -> Decision:
+    why = f"waiting for the {WAIT_WORDS[reason]}{hint}"
+    return replace(decision, action=Action.AWAIT, why=why, reason=reason, answers=frozenset())
 
 
-def _rejected(history: list[BotMergeRequest], version: str) -> BotMergeRequest | None:
+def _rejected(history: list[MergeRequest], version: str) -> MergeRequest | None:
     """The newest bot merge request for `version`, when it was closed without merging."""
     same = [mr for mr in history if mr.version == version]
-    if same and same[-1].state == "closed":
+    if same and same[-1].state is MergeRequestState.CLOSED:
         return same[-1]
     return None
 
@@ -136,7 +211,7 @@ def _ticked(ticks: frozenset[Tick], *wanted: Tick) -> frozenset[Tick]:
     return frozenset(wanted) & ticks
 
 
-def _own_box_ticked(opened: BotMergeRequest) -> bool:
+def _own_box_ticked(opened: MergeRequest) -> bool:
     """The merge request's own regenerate box; regenerating rewrites its description unticked."""
     return REBASE_CHECK in opened.description
 
@@ -149,3 +224,82 @@ def _all_ticks(name: str, ticks: frozenset[Tick]) -> frozenset[Tick]:
 def _at_or_past(current: str | None, version: str) -> bool:
     have, proposed = parse_version(current or ""), parse_version(version)
     return have is not None and proposed is not None and have >= proposed
+
+
+# --- carrying out ----------------------------------------------------------------------------
+
+
+def needs_commit(decision: Decision, head: BranchHead | None, version: str) -> bool:
+    """Whether the branch must be (re)written for `version`: asked to regenerate, or its head
+    is missing, not the bot's, or the bot's for another version. A head already right (a
+    killed run that wrote the branch, not the merge request) is kept."""
+    return decision.regenerate or head is None or not head.bot_made or head.version != version
+
+
+def answered(decisions: Sequence[Decision], done: Sequence[Done]) -> frozenset[Tick]:
+    """The ticks answered: those of decisions that were carried out (a refused rewrite, say,
+    keeps its tick for the next run)."""
+    succeeded = {item.recipe for item in done if item.outcome}
+    return frozenset(
+        tick for decision in decisions if decision.recipe in succeeded for tick in decision.answers
+    )
+
+
+# --- the dashboard ---------------------------------------------------------------------------
+
+
+def dashboard_view(
+    decisions: Sequence[Decision], done: Sequence[Done], finished: datetime
+) -> DashboardView:
+    """Each recipe in the section its decision (and what carrying it out did) puts it in."""
+    by_recipe = {item.recipe: item for item in done}
+    items: dict[SectionKey, list[Item]] = {}
+    errors = [item.failure for item in done if item.failure is not None]
+    skipped: list[Failure] = []
+    up_to_date = 0
+    for decision in decisions:
+        result = decision.result
+        if result.status == "error":
+            errors.append(_failure(decision))
+        elif result.status == "skipped":
+            skipped.append(_failure(decision))
+        elif result.status == "up-to-date":
+            up_to_date += 1
+        placed = _placed(decision, by_recipe.get(decision.recipe))
+        if placed is not None:
+            items.setdefault(placed[0], []).append(placed[1])
+    return DashboardView(
+        items=items, errors=errors, skipped=skipped, up_to_date=up_to_date, last_run=finished
+    )
+
+
+def _placed(decision: Decision, done: Done | None) -> tuple[SectionKey, Item] | None:
+    result, mr = decision.result, decision.merge_request
+    item = Item(
+        decision.recipe,
+        result.latest,
+        result.current,
+        decision.why,
+        mr.number if mr else None,
+        mr.web_url if mr else None,
+    )
+    written = done.merge_request if done is not None else None
+    if written is not None:
+        item = replace(item, mr_iid=written.number, mr_url=written.web_url, detail="")
+    if decision.action is Action.AWAIT:
+        return "awaiting", item
+    if decision.action is Action.EDITED:
+        return "edited", replace(item, version=mr.version if mr else result.latest)
+    if decision.action is Action.REJECTED:
+        return "rejected", item
+    if written is not None:
+        return "open", item
+    if mr is not None and mr.is_open and decision.action is not Action.CLOSE:
+        return "open", replace(item, version=mr.version)
+    return None
+
+
+def _failure(decision: Decision) -> Failure:
+    result = decision.result
+    reason = result.reason or Reason.ERROR
+    return Failure(decision.recipe, result.checker, reason, result.error or "")

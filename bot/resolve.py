@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.config import Config, validate_recipe_options
-from bot.errors import CheckerConfigError, ConfigError
+from bot.errors import CheckerConfigError, ConfigError, NoChecker
 from bot.model import Recipe
 from bot.versions import Policy
 from checkers import DETECTION_ORDER, Checker
@@ -77,7 +77,7 @@ def _detect(recipe: Recipe, registry: Mapping[str, Checker]) -> tuple[str, dict[
         if claimed is not None:
             return name, claimed
     urls = ", ".join(source.url for source in recipe.sources) or "no source URL"
-    raise CheckerConfigError(
+    raise NoChecker(
         f"no checker recognises the source ({urls}); set extra.update_check.checker"
     )
 

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+from bot.reasons import Reason
+
 
 def in_window(expression: str, timezone: str, now: datetime) -> bool:
     """Whether the minute `now` falls in lies inside the cron window (cron's day-of-month /
@@ -33,7 +35,7 @@ class Allowance:
     """How many new merge requests this run may open, and which limit binds."""
 
     count: int
-    reason: str  # "", "open merge request limit", "hourly limit"
+    reason: Reason  # the limit that binds: open merge requests, or the hourly rate
 
 
 def allowance(
@@ -54,5 +56,5 @@ def allowance(
     by_open = max_open - open_now
     by_hour = per_hour - recent
     if by_open <= by_hour:
-        return Allowance(max(0, by_open), "open merge request limit")
-    return Allowance(max(0, by_hour), "hourly limit")
+        return Allowance(max(0, by_open), Reason.OPEN_LIMIT)
+    return Allowance(max(0, by_hour), Reason.HOURLY_LIMIT)

@@ -16,9 +16,10 @@ from typing import Literal
 import structlog
 
 from bot.config import Config
-from bot.errors import RateLimited, RecipeBotError
+from bot.errors import NoChecker, RateLimited, RecipeBotError
 from bot.http import Http
-from bot.model import Recipe, Skip, SkipReason, Update
+from bot.model import Recipe, Skip, Update
+from bot.reasons import Reason
 from bot.recipes import Entry, Unreadable
 from bot.resolve import resolve
 from bot.versions import choose
@@ -40,7 +41,7 @@ class CheckResult:
     checker: str | None = None
     latest: str | None = None
     decision: Update | Skip | None = None
-    reason: str | None = None  # machine-readable: up-to-date, not-found, rate-limited, ...
+    reason: Reason | None = None  # why it is not outdated (bot.reasons' closed set)
     error: str | None = None  # for `skipped` and `error`: what a human reads
     changelog: str | None = None
     # Not every release the upstream listed: only what is printed or planned is kept (a
@@ -97,7 +98,7 @@ def check_entry(
 ) -> CheckResult:
     if isinstance(entry, Unreadable):
         result = CheckResult(
-            entry.name, entry.path, "error", reason="unreadable-recipe", error=entry.error
+            entry.name, entry.path, "error", reason=Reason.UNREADABLE_RECIPE, error=entry.error
         )
     else:
         result = _check_recipe(entry, config, http, registry, now=now)
@@ -131,6 +132,8 @@ def _check_recipe(
     failed = CheckResult(recipe.name, recipe.path, "error", recipe=recipe)
     try:
         resolved = resolve(recipe, config, registry)
+    except NoChecker as exc:  # nothing to ask: not a failure, and not "up to date" either
+        return replace(failed, status="skipped", reason=exc.reason, error=exc.message)
     except RecipeBotError as exc:
         return replace(failed, reason=exc.reason, error=exc.message)
     failed = replace(failed, checker=resolved.checker_name)
@@ -138,7 +141,7 @@ def _check_recipe(
         return replace(
             failed,
             status="skipped",
-            reason=SkipReason.DISABLED.value,
+            reason=Reason.DISABLED,
             error="update checks are disabled",
         )
     context = CheckContext(
@@ -155,7 +158,7 @@ def _check_recipe(
         return replace(failed, reason=exc.reason, error=exc.message)
     except Exception as exc:  # a bug in a checker: keep its traceback, keep the sweep going
         log.exception("checker_crashed", recipe=recipe.name, checker=resolved.checker_name)
-        return replace(failed, reason="internal-error", error=f"internal error: {exc!r}")
+        return replace(failed, reason=Reason.INTERNAL_ERROR, error=f"internal error: {exc!r}")
     decision = choose(recipe, releases, resolved.policy, now=now)
     checked = replace(
         failed,
@@ -165,18 +168,18 @@ def _check_recipe(
     )
     if isinstance(decision, Update):
         return replace(checked, status="outdated", latest=decision.new)
-    if decision.reason is SkipReason.UP_TO_DATE:
+    if decision.reason is Reason.UP_TO_DATE:
         return replace(
             checked,
             status="up-to-date",
             latest=decision.latest or recipe.version,
-            reason=decision.reason.value,
+            reason=decision.reason,
         )
     return replace(
         checked,
         status="skipped",
         latest=decision.latest,
-        reason=decision.reason.value,
+        reason=decision.reason,
         error=decision.detail,
     )
 

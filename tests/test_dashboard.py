@@ -8,36 +8,42 @@ import pytest
 
 from bot.dashboard import MAX_CHARS, DashboardView, Failure, Item, parse_ticks, render
 from bot.markdown import escape, link
+from bot.reasons import Reason
 
 
 def test_every_box_kind_carries_its_marker() -> None:
     """Awaiting, open, edited and rejected items get create, rebase, rebase and retry boxes."""
     body = render(
         DashboardView(
-            awaiting=[Item("attrs", "19.1.0", "18.2.0", "waiting for the schedule")],
-            open=[
-                Item(
-                    "six",
-                    "1.16.0",
-                    "1.15.0",
-                    mr_iid=3,
-                    mr_url="https://gitlab.example/p/-/merge_requests/3",
-                )
-            ],
-            edited=[
-                Item(
-                    "zlib",
-                    "1.3.1",
-                    "1.3",
-                    mr_iid=4,
-                    mr_url="https://gitlab.example/p/-/merge_requests/4",
-                )
-            ],
-            rejected=[
-                Item(
-                    "cattrs", "23.1", mr_iid=2, mr_url="https://gitlab.example/p/-/merge_requests/2"
-                )
-            ],
+            items={
+                "awaiting": [Item("attrs", "19.1.0", "18.2.0", "waiting for the schedule")],
+                "open": [
+                    Item(
+                        "six",
+                        "1.16.0",
+                        "1.15.0",
+                        mr_iid=3,
+                        mr_url="https://gitlab.example/p/-/merge_requests/3",
+                    )
+                ],
+                "edited": [
+                    Item(
+                        "zlib",
+                        "1.3.1",
+                        "1.3",
+                        mr_iid=4,
+                        mr_url="https://gitlab.example/p/-/merge_requests/4",
+                    )
+                ],
+                "rejected": [
+                    Item(
+                        "cattrs",
+                        "23.1",
+                        mr_iid=2,
+                        mr_url="https://gitlab.example/p/-/merge_requests/2",
+                    )
+                ],
+            }
         )
     )
     assert "- [ ] <!-- create=attrs -->**attrs** 18.2.0 → 19.1.0 (waiting for the schedule)" in body
@@ -51,8 +57,8 @@ def test_actionable_sections_come_first() -> None:
     """Boxes stand above errors and the summary, so a truncated issue keeps them."""
     body = render(
         DashboardView(
-            awaiting=[Item("attrs", "2")],
-            errors=[Failure("x", "pypi", "not-found", "404")],
+            items={"awaiting": [Item("attrs", "2")]},
+            errors=[Failure("x", "pypi", Reason.NOT_FOUND, "404")],
             up_to_date=1,
         )
     )
@@ -75,7 +81,7 @@ def test_carried_ticks_stay_ticked() -> None:
     """A tick made during a run is rendered ticked on its box, or kept under pending requests."""
     body = render(
         DashboardView(
-            awaiting=[Item("attrs", "2")],
+            items={"awaiting": [Item("attrs", "2")]},
             carried=frozenset({("create", "attrs"), ("rebase", "gone")}),
         )
     )
@@ -97,8 +103,8 @@ def test_upstream_text_is_inert(hostile: str) -> None:
     """Escaped upstream text cannot produce a tick, a marker, a mention, a reference or markup."""
     body = render(
         DashboardView(
-            errors=[Failure("attrs", "pypi", "bad-response", hostile)],
-            awaiting=[Item("six", hostile, hostile)],
+            errors=[Failure("attrs", "pypi", Reason.BAD_RESPONSE, hostile)],
+            items={"awaiting": [Item("six", hostile, hostile)]},
         )
     )
     assert parse_ticks(body) == set()
@@ -116,14 +122,14 @@ def test_links_are_percent_encoded_and_http_only() -> None:
 
 def test_recipe_names_that_could_break_a_marker_get_no_box() -> None:
     """Only names from a safe alphabet are written into markers."""
-    body = render(DashboardView(awaiting=[Item("bad --> name", "1"), Item("good", "1")]))
+    body = render(DashboardView(items={"awaiting": [Item("bad --> name", "1"), Item("good", "1")]}))
     assert "create=good" in body and "bad" not in body
 
 
 def test_description_stays_under_gitlabs_limit() -> None:
     """Thousands of long errors are cut, counted, and never push the boxes out."""
-    errors = [Failure(f"recipe{i}", "listing", "bad-response", "x" * 500) for i in range(5000)]
-    body = render(DashboardView(awaiting=[Item("attrs", "2")], errors=errors))
+    errors = [Failure(f"recipe{i}", "listing", Reason.BAD_RESPONSE, "x" * 500) for i in range(5000)]
+    body = render(DashboardView(items={"awaiting": [Item("attrs", "2")]}, errors=errors))
     assert len(body) < MAX_CHARS
     assert "create=attrs" in body
     assert "more lines did not fit" in body

@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 from bot.config import Config, GitLabConfig
 from bot.errors import ForgeError
-from bot.gitlab import Forge
+from bot.forge.gitlab import GitLabForge as Forge
 from bot.lock import DEFAULT_TTL, LOCK_FILE, LockBusy, lock_branch, run_lock
 
 T0 = 1_717_243_200.0  # 2024-06-01T12:00:00Z
@@ -321,7 +321,7 @@ host = sys.argv[3]
 if host:
     socket.gethostname = lambda: host  # another machine, as far as the lock can tell
 from bot.config import Config, GitLabConfig
-from bot.gitlab import Forge
+from bot.forge.gitlab import GitLabForge as Forge
 from bot.lock import run_lock
 config = Config(gitlab=GitLabConfig(url=sys.argv[1], project=sys.argv[2]))
 forge = Forge(config.gitlab, "fake-token", timeout=5, retries=0, backoff=0)

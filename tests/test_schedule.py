@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.reasons import Reason
 from bot.schedule import allowance, in_window, next_window
 
 UTC = UTC
@@ -54,7 +55,7 @@ def test_allowance_by_open_limit() -> None:
     """With 9 of 10 open, one more may open."""
     now = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
     result = allowance(open_now=9, created=[], now=now, max_open=10, per_hour=5)
-    assert (result.count, result.reason) == (1, "open merge request limit")
+    assert (result.count, result.reason) == (1, Reason.OPEN_LIMIT)
 
 
 def test_allowance_by_hourly_limit() -> None:
@@ -62,7 +63,7 @@ def test_allowance_by_hourly_limit() -> None:
     now = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
     created = [now - timedelta(minutes=10), now - timedelta(minutes=50), now - timedelta(hours=2)]
     result = allowance(open_now=0, created=created, now=now, max_open=10, per_hour=2)
-    assert (result.count, result.reason) == (0, "hourly limit")
+    assert (result.count, result.reason) == (0, Reason.HOURLY_LIMIT)
 
 
 def test_allowance_never_negative() -> None:

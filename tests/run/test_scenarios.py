@@ -11,7 +11,7 @@ from support.world import DASHBOARD, SATURDAY, SUNDAY, TUESDAY, recipe_text
 from bot.config import LimitsConfig
 from bot.dashboard import parse_ticks
 from bot.errors import ForgeError
-from bot.gitlab import MARKER, TRAILER
+from bot.forge import MARKER, TRAILER
 from bot.lock import LockBusy
 
 

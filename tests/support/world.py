@@ -13,7 +13,7 @@ from pathlib import Path
 from fake_gitlab import FakeGitLab
 
 from bot.config import Config
-from bot.gitlab import Forge
+from bot.forge.gitlab import GitLabForge as Forge
 from bot.run import RunSummary, run_cycle
 from support.servers import LocalHttpServer, json_reply
 
