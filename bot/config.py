@@ -67,6 +67,15 @@ class LimitsConfig:
 class MergeRequestsConfig:
     branch_prefix: str = "recipe-bot/"
     labels: tuple[str, ...] = ("dependencies",)
+    # Regenerate a bot merge request, without a tick, when it conflicts with the target
+    # ("conflicted"), also when the target merely moved on ("behind": fast-forward projects),
+    # or never.
+    rebase: str = "conflicted"
+    # Ask the forge to merge each bot merge request once its pipeline succeeds.
+    automerge: bool = False
+
+
+REBASE_POLICIES = ("conflicted", "behind", "never")
 
 
 @dataclass(frozen=True)
@@ -293,6 +302,12 @@ def _validate(config: Config, file: str | None) -> None:
                 raise ConfigError(
                     f"unknown setting for checker {name!r}", key=f"checkers.{name}.{key}", file=file
                 )
+    if config.merge_requests.rebase not in REBASE_POLICIES:
+        raise ConfigError(
+            f"must be one of {', '.join(REBASE_POLICIES)}, not {config.merge_requests.rebase!r}",
+            key="merge_requests.rebase",
+            file=file,
+        )
     listen = config.serve.listen
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Literal
 
 from bot.markdown import escape, link
+from bot.model import Reupload
 from bot.reasons import Reason
 
 TickKind = Literal["create", "rebase", "retry"]
@@ -84,6 +85,9 @@ class Item:
     detail: str = ""  # already-safe text written by the bot (not upstream)
     mr_iid: int | None = None
     mr_url: str | None = None
+    pipeline: str | None = None  # the merge request's head pipeline status, when it has one
+    pipeline_url: str | None = None
+    notice: str = ""  # the forge's words on something the bot asked for (auto-merge refused)
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class DashboardView:
     items: Mapping[SectionKey, Sequence[Item]] = field(default_factory=dict)  # by SECTIONS' key
     errors: Sequence[Failure] = ()
     skipped: Sequence[Failure] = ()
+    failed_pipelines: Sequence[Item] = ()
+    reuploads: Sequence[tuple[str, Reupload]] = ()  # (recipe, file)
     up_to_date: int = 0
     last_run: datetime | None = None
     # Ticks made while the run was in progress: kept ticked, acted on by the next run.
@@ -136,6 +142,24 @@ def render(view: DashboardView, *, title_line: str = "") -> str:
         out.section("## Pending requests", "Ticked during the last run; acted on at the next one.")
         for kind, recipe in leftover:
             out.add(f"- [x] <!-- {kind}={recipe} -->{recipe}")
+    failed = _safe(view.failed_pipelines)
+    if failed:
+        out.section(
+            "## Failed pipelines", "A reviewer's turn: the merge request's pipeline failed."
+        )
+    for item in failed:
+        out.add(f"- {_mr(item)} **{item.recipe}** {escape(item.version or '')}: {_pipeline(item)}")
+    if view.reuploads:
+        out.section(
+            "## Upstream file changed",
+            "The upstream now publishes another hash for a released file the recipe pins. "
+            "recipe-bot does not rewrite it: check the file before you change the hash.",
+        )
+    for recipe, changed in sorted(view.reuploads, key=lambda entry: entry[0]):
+        out.add(
+            f"- **{escape(recipe)}**: {link(_file_name(changed.url), changed.url)}: recipe "
+            f"{escape(changed.recorded)}, upstream {escape(changed.published)}"
+        )
     for heading, failures in (("## Errors", view.errors), ("## Skipped", view.skipped)):
         if failures:
             out.section(heading, "")
@@ -153,7 +177,17 @@ def _line(kind: TickKind, item: Item) -> str:
         return f"**{item.recipe}** {_move(item)}{_detail(item)}"
     if kind == "retry":
         return f"**{item.recipe}** {escape(item.version or '')} (closed {_mr(item)})"
-    return f"{_mr(item)} **{item.recipe}** {_move(item)}{_detail(item)}"
+    pipeline = f" (pipeline {_pipeline(item)})" if item.pipeline else ""
+    notice = f" ({escape(item.notice)})" if item.notice else ""
+    return f"{_mr(item)} **{item.recipe}** {_move(item)}{_detail(item)}{pipeline}{notice}"
+
+
+def _pipeline(item: Item) -> str:
+    return link(item.pipeline or "", item.pipeline_url)
+
+
+def _file_name(url: str) -> str:
+    return url.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or url
 
 
 def _safe(items: Iterable[Item]) -> list[Item]:

@@ -96,6 +96,16 @@ class Skip:
 
 
 @dataclass(frozen=True)
+class Reupload:
+    """A released file the upstream now publishes with another hash than the recipe's: the
+    archive was replaced (or tampered with). Reported, never rewritten on its own."""
+
+    url: str
+    recorded: str  # the recipe's sha256
+    published: str  # the upstream's, for the same file name and location
+
+
+@dataclass(frozen=True)
 class HashRecord:
     """Where a new sha256 came from, for the reviewer."""
 

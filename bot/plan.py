@@ -9,6 +9,9 @@ For a recipe with an update to version V:
 
 - an open merge request whose branch head someone else made -> `edited` (left alone), unless a
   rebase box (dashboard or the merge request's own) is ticked -> `refresh`;
+- an open merge request in conflict with the target (or only behind it, with `rebase:
+  behind`) -> `refresh`, regenerated from the target's head; a mergeability the forge has not
+  computed yet is looked at again next run;
 - an open merge request for another version, or a rebase tick -> `refresh` (never gated);
 - an open merge request already at V with our commit on top -> `keep`;
 - no open merge request, and the newest bot merge request for V was closed unmerged ->
@@ -30,7 +33,16 @@ from datetime import datetime
 from enum import StrEnum
 
 from bot.dashboard import SAFE_NAME, DashboardView, Failure, Item, SectionKey, Tick
-from bot.forge import BranchHead, MergeRequest, MergeRequestRef, MergeRequestState
+from bot.forge import (
+    AutoMerge,
+    BranchHead,
+    Mergeability,
+    MergeRequest,
+    MergeRequestRef,
+    MergeRequestState,
+    MergeRequestStatus,
+    PipelineStatus,
+)
 from bot.model import Update
 from bot.reasons import WAIT_WORDS, Reason
 from bot.schedule import Allowance
@@ -66,6 +78,7 @@ class Decision:
     # Ticks this decision answers; cleared from the dashboard once the action has succeeded.
     answers: frozenset[Tick] = field(default_factory=frozenset)
     regenerate: bool = False  # rewrite the branch even if its head is already ours
+    automerge: bool = False  # ask the forge to merge it once its pipeline succeeds
 
     @property
     def update(self) -> Update | None:
@@ -77,10 +90,18 @@ class ForgeState:
     merge_requests: Sequence[MergeRequest] = ()
     heads: Mapping[str, BranchHead | None] = field(default_factory=dict)  # branch -> head
     ticks: frozenset[Tick] = frozenset()
+    statuses: Mapping[int, MergeRequestStatus] = field(default_factory=dict)  # open ones, by number
+
+    def status(self, mr: MergeRequest | None) -> MergeRequestStatus:
+        known = self.statuses.get(mr.number) if mr is not None else None
+        return known or MergeRequestStatus()
 
     @property
     def open_count(self) -> int:
         return sum(mr.is_open for mr in self.merge_requests)
+
+
+NO_STATE = ForgeState()
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,14 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class Policy:
+    """How the bot treats its open merge requests (config `merge_requests:`)."""
+
+    rebase: str = "conflicted"  # conflicted | behind | never
+    automerge: bool = False
+
+
+@dataclass(frozen=True)
 class Done:
     """What carrying out a decision did: the outcome's name (None: nothing), the merge request
     it opened or updated, or the failure that stopped it."""
@@ -101,6 +130,7 @@ class Done:
     outcome: str | None
     merge_request: MergeRequestRef | None = None
     failure: Failure | None = None
+    auto_merge: AutoMerge | None = None  # what asking for auto-merge did, when it was asked
 
 
 # --- screening -------------------------------------------------------------------------------
@@ -134,7 +164,12 @@ def screen(result: CheckResult) -> CheckResult:
 # --- deciding --------------------------------------------------------------------------------
 
 
-def plan(results: Sequence[CheckResult], state: ForgeState, gate: Gate) -> list[Decision]:
+def plan(
+    results: Sequence[CheckResult],
+    state: ForgeState,
+    gate: Gate,
+    policy: Policy = Policy(),
+) -> list[Decision]:
     """A decision per result (screened first), sorted by recipe name. New merge requests
     take the allowance in name order; ticked and regenerated ones bypass the gate."""
     by_recipe: dict[str, list[MergeRequest]] = {}
@@ -143,7 +178,7 @@ def plan(results: Sequence[CheckResult], state: ForgeState, gate: Gate) -> list[
     remaining = gate.allowance.count
     decisions = []
     for result in sorted((screen(result) for result in results), key=lambda r: r.name):
-        decision = _decide(result, by_recipe.get(result.name, []), state)
+        decision = _decide(result, by_recipe.get(result.name, []), state, policy)
         if decision.action is Action.OPEN and not decision.regenerate and not decision.answers:
             if not gate.window_open:
                 decision = _wait(decision, Reason.SCHEDULE, gate.window_hint)
@@ -151,11 +186,13 @@ def plan(results: Sequence[CheckResult], state: ForgeState, gate: Gate) -> list[
                 decision = _wait(decision, gate.allowance.reason)
             else:
                 remaining -= 1
-        decisions.append(decision)
+        decisions.append(_with_automerge(decision, state, policy))
     return decisions
 
 
-def _decide(result: CheckResult, history: list[MergeRequest], state: ForgeState) -> Decision:
+def _decide(
+    result: CheckResult, history: list[MergeRequest], state: ForgeState, policy: Policy
+) -> Decision:
     name = result.name
     opened = next((mr for mr in reversed(history) if mr.is_open), None)
     rebase = _ticked(state.ticks, ("rebase", name))
@@ -180,6 +217,11 @@ def _decide(result: CheckResult, history: list[MergeRequest], state: ForgeState)
         if head is not None and not head.bot_made:
             why = "someone else pushed to the branch"
             return Decision(name, Action.EDITED, result, opened, why=why, answers=moot)
+        stale = _stale(state.status(opened), policy.rebase)
+        if stale:
+            return Decision(
+                name, Action.REFRESH, result, opened, why=stale, answers=moot, regenerate=True
+            )
         if opened.version == version and head is not None and head.version == version:
             return Decision(name, Action.KEEP, result, opened, answers=moot)
         why = f"{opened.version} -> {version}"
@@ -192,6 +234,33 @@ def _decide(result: CheckResult, history: list[MergeRequest], state: ForgeState)
         return Decision(name, Action.REJECTED, result, rejected)
     create = _ticked(state.ticks, ("create", name))
     return Decision(name, Action.OPEN, result, None, answers=create)
+
+
+def _stale(status: MergeRequestStatus, rebase: str) -> str:
+    """Why the merge request must be rebuilt on the target's head, or "" when it need not."""
+    if rebase == "never":
+        return ""
+    if status.mergeability is Mergeability.CONFLICT:
+        return "it conflicted with the target branch"
+    if status.mergeability is Mergeability.BEHIND and rebase == "behind":
+        return "the target branch moved on"
+    return ""
+
+
+def _with_automerge(decision: Decision, state: ForgeState, policy: Policy) -> Decision:
+    """Auto-merge is asked for on every merge request the bot writes, and again on a kept one
+    until the forge has it set (a refusal last run: not mergeable yet, say). Never on one
+    whose pipeline failed: that one waits for a reviewer."""
+    if not policy.automerge:
+        return decision
+    if decision.action in WRITES:
+        return replace(decision, automerge=True)
+    if decision.action is Action.KEEP:
+        status = state.status(decision.merge_request)
+        failed = status.pipeline is not None and status.pipeline.status is PipelineStatus.FAILED
+        if not status.auto_merge and not failed:
+            return replace(decision, automerge=True)
+    return decision
 
 
 def _wait(decision: Decision, reason: Reason, hint: str = "") -> Decision:
@@ -249,11 +318,16 @@ def answered(decisions: Sequence[Decision], done: Sequence[Done]) -> frozenset[T
 
 
 def dashboard_view(
-    decisions: Sequence[Decision], done: Sequence[Done], finished: datetime
+    decisions: Sequence[Decision],
+    done: Sequence[Done],
+    finished: datetime,
+    state: ForgeState = NO_STATE,
 ) -> DashboardView:
-    """Each recipe in the section its decision (and what carrying it out did) puts it in."""
+    """Each recipe in the section its decision (and what carrying it out did) puts it in;
+    open merge requests with their pipelines, as the forge reported them this run."""
     by_recipe = {item.recipe: item for item in done}
     items: dict[SectionKey, list[Item]] = {}
+    failed_pipelines: list[Item] = []
     errors = [item.failure for item in done if item.failure is not None]
     skipped: list[Failure] = []
     up_to_date = 0
@@ -265,15 +339,30 @@ def dashboard_view(
             skipped.append(_failure(decision))
         elif result.status == "up-to-date":
             up_to_date += 1
-        placed = _placed(decision, by_recipe.get(decision.recipe))
+        placed = _placed(decision, by_recipe.get(decision.recipe), state)
         if placed is not None:
             items.setdefault(placed[0], []).append(placed[1])
+            if placed[1].pipeline == PipelineStatus.FAILED:
+                failed_pipelines.append(placed[1])
+    reuploads = [
+        (decision.recipe, changed)
+        for decision in decisions
+        for changed in decision.result.reuploads
+    ]
     return DashboardView(
-        items=items, errors=errors, skipped=skipped, up_to_date=up_to_date, last_run=finished
+        items=items,
+        errors=errors,
+        skipped=skipped,
+        failed_pipelines=failed_pipelines,
+        reuploads=reuploads,
+        up_to_date=up_to_date,
+        last_run=finished,
     )
 
 
-def _placed(decision: Decision, done: Done | None) -> tuple[SectionKey, Item] | None:
+def _placed(
+    decision: Decision, done: Done | None, state: ForgeState
+) -> tuple[SectionKey, Item] | None:
     result, mr = decision.result, decision.merge_request
     item = Item(
         decision.recipe,
@@ -286,6 +375,12 @@ def _placed(decision: Decision, done: Done | None) -> tuple[SectionKey, Item] | 
     written = done.merge_request if done is not None else None
     if written is not None:
         item = replace(item, mr_iid=written.number, mr_url=written.web_url, detail="")
+    pipeline = state.status(mr).pipeline if mr is not None and written is None else None
+    if pipeline is not None:  # a branch written just now has a new pipeline: not this one
+        item = replace(item, pipeline=pipeline.status.value, pipeline_url=pipeline.web_url)
+    asked = done.auto_merge if done is not None else None
+    if asked is not None and asked.refusal:
+        item = replace(item, notice=f"auto-merge not set yet: {asked.refusal}")
     if decision.action is Action.AWAIT:
         return "awaiting", item
     if decision.action is Action.EDITED:

@@ -33,6 +33,7 @@ from bot.config import Config
 from bot.dashboard import DashboardView, Failure, Tick
 from bot.errors import ConfigError, ForgeError, RecipeBotError
 from bot.forge import (
+    AutoMerge,
     Forge,
     Issue,
     MergeRequest,
@@ -52,6 +53,7 @@ from bot.plan import (
     Done,
     ForgeState,
     Gate,
+    Policy,
     answered,
     dashboard_view,
     needs_commit,
@@ -162,12 +164,13 @@ class _Cycle:
             root, start_sha = self._recipes_root(recipes, Path(scratch))
             entries = load_recipes(root, config, cache=http.store.table("recipes"))
             results = sweep(entries, config, http, self.registry, now=clock)
-            decisions = plan(results, state, _gate(config, state, clock))
+            policy = Policy(config.merge_requests.rebase, config.merge_requests.automerge)
+            decisions = plan(results, state, _gate(config, state, clock), policy)
             writer = _Writer(self, http, root, start_sha)
             done = [writer.carry_out(decision) for decision in decisions]
             requests = http.stats.snapshot()
         finished = (now or datetime.now(UTC)).astimezone(ZoneInfo(config.timezone))
-        view = dashboard_view(decisions, done, finished)
+        view = dashboard_view(decisions, done, finished, state)
         dashboard_outcome = self._write_dashboard(issue, view, answered(decisions, done))
         summary = RunSummary(
             statuses=Counter(decision.result.status for decision in decisions),
@@ -198,14 +201,17 @@ class _Cycle:
         # dashboard; the others' ticks count, and the write closes them.
         issues = forge.find_issues(config.dashboard.title, config.dashboard.labels)
         merge_requests = forge.bot_merge_requests(config.merge_requests.branch_prefix)
-        heads = {mr.branch: forge.branch_head(mr.branch) for mr in merge_requests if mr.is_open}
+        opened = [mr for mr in merge_requests if mr.is_open]
+        heads = {mr.branch: forge.branch_head(mr.branch) for mr in opened}
+        statuses = {mr.number: forge.merge_request_status(mr.number) for mr in opened}
         ticks = frozenset(
             tick for found in issues for tick in dashboard.parse_ticks(found.description)
         )
         log.info(
             "gitlab_state", merge_requests=len(merge_requests), open=len(heads), ticks=sorted(ticks)
         )
-        return ForgeState(tuple(merge_requests), heads, ticks), issues[0] if issues else None
+        state = ForgeState(tuple(merge_requests), heads, ticks, statuses)
+        return state, issues[0] if issues else None
 
     def _recipes_root(self, recipes: Path | None, scratch: Path) -> tuple[Path, str | None]:
         if recipes is not None:
@@ -294,6 +300,8 @@ class _Writer:
             return Done(name, "closed")
         if decision.action is Action.NONE:
             return Done(name, "answered" if decision.answers else None)
+        if decision.action is Action.KEEP and decision.automerge and existing is not None:
+            return Done(name, None, auto_merge=self._auto_merge(existing.number, existing.sha))
         if decision.action not in WRITES:
             return Done(name, None)
         update = decision.update
@@ -332,8 +340,10 @@ class _Writer:
             for edit in mr_plan.edits:
                 out.write(edit.diff())
             return Done(decision.recipe, f"would-{verb}")
-        if needs_commit(decision, forge.branch_head(mr_plan.branch), mr_plan.version):
-            forge.write_branch(
+        head = forge.branch_head(mr_plan.branch)
+        sha = head.sha if head is not None else None
+        if needs_commit(decision, head, mr_plan.version):
+            sha = forge.write_branch(
                 mr_plan.branch, mr_plan.edits, mr_plan.commit_message, start_sha=self.start_sha
             )
             log.info(
@@ -354,4 +364,16 @@ class _Writer:
             version=mr_plan.version,
             iid=ref.number,
         )
-        return Done(decision.recipe, outcome, merge_request=ref)
+        asked = self._auto_merge(ref.number, sha) if decision.automerge else None
+        return Done(decision.recipe, outcome, merge_request=ref, auto_merge=asked)
+
+    def _auto_merge(self, number: int, sha: str | None) -> AutoMerge | None:
+        forge = self.cycle.forge
+        if self.cycle.dry_run or forge is None or sha is None:
+            return None
+        asked = forge.enable_auto_merge(number, sha)
+        if asked.refusal:
+            log.warning("auto_merge_refused", iid=number, refusal=asked.refusal)
+        else:
+            log.info("auto_merge_set", iid=number, merged=asked.merged)
+        return asked

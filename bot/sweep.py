@@ -18,7 +18,7 @@ import structlog
 from bot.config import Config
 from bot.errors import NoChecker, RateLimited, RecipeBotError
 from bot.http import Http
-from bot.model import Recipe, Skip, Update
+from bot.model import Recipe, Release, Reupload, Skip, Update
 from bot.reasons import Reason
 from bot.recipes import Entry, Unreadable
 from bot.resolve import resolve
@@ -44,6 +44,9 @@ class CheckResult:
     reason: Reason | None = None  # why it is not outdated (bot.reasons' closed set)
     error: str | None = None  # for `skipped` and `error`: what a human reads
     changelog: str | None = None
+    # Files of the current version the upstream now publishes with another hash (up to date
+    # recipes only): the dashboard shows them, nothing rewrites them.
+    reuploads: tuple[Reupload, ...] = ()
     # Not every release the upstream listed: only what is printed or planned is kept (a
     # sweep of 10,000 recipes would hold every one of their release lists until it ends).
 
@@ -174,6 +177,7 @@ def _check_recipe(
             status="up-to-date",
             latest=decision.latest or recipe.version,
             reason=decision.reason,
+            reuploads=reuploads(recipe, releases),
         )
     return replace(
         checked,
@@ -182,6 +186,24 @@ def _check_recipe(
         reason=decision.reason,
         error=decision.detail,
     )
+
+
+def reuploads(recipe: Recipe, releases: Sequence[Release]) -> tuple[Reupload, ...]:
+    """The recipe's pinned files of its own version whose hash the upstream now publishes
+    differently: same file name, under one of the release's own locations."""
+    current = next((r for r in releases if r.version == recipe.version and r.hashes), None)
+    if current is None:
+        return ()
+    found: dict[str, Reupload] = {}
+    for source in recipe.sources:
+        if not source.sha256 or source.url in found:
+            continue
+        name = source.url.split("?")[0].rsplit("/", 1)[-1]
+        published = current.hashes.get(name)
+        located = any(source.url.startswith(prefix) for prefix in current.locations)
+        if published and located and published.lower() != source.sha256.lower():
+            found[source.url] = Reupload(source.url, source.sha256.lower(), published.lower())
+    return tuple(found.values())
 
 
 def _changelog(decision: Update | Skip, template: str | None) -> str | None:

@@ -10,21 +10,27 @@ from __future__ import annotations
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.forge.api import (
+    AutoMerge,
     BranchHead,
     Forge,
     ForgeConflict,
     Issue,
     LeaseFile,
+    Mergeability,
     MergeRequest,
     MergeRequestRef,
     MergeRequestState,
+    MergeRequestStatus,
     Outcome,
+    Pipeline,
+    PipelineStatus,
 )
 from bot.forge.markers import MARKER, TRAILER, marker, trailer
 
 __all__ = [
     "MARKER",
     "TRAILER",
+    "AutoMerge",
     "BranchHead",
     "Forge",
     "ForgeConflict",
@@ -33,7 +39,11 @@ __all__ = [
     "MergeRequest",
     "MergeRequestRef",
     "MergeRequestState",
+    "MergeRequestStatus",
+    "Mergeability",
     "Outcome",
+    "Pipeline",
+    "PipelineStatus",
     "configured",
     "connect",
     "marker",

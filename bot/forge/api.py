@@ -51,6 +51,51 @@ class MergeRequest:
         return self.state is MergeRequestState.OPEN
 
 
+class Mergeability(StrEnum):
+    """Whether the forge could merge a merge request now, in the terms the bot acts on."""
+
+    MERGEABLE = "mergeable"
+    CONFLICT = "conflict"  # the target changed the same or adjacent lines
+    BEHIND = "behind"  # the target moved on and the project merges by fast-forward only
+    UNKNOWN = "unknown"  # not computed yet (forges compute it asynchronously): look next run
+    BLOCKED = "blocked"  # held by something else (draft, approvals, a running pipeline)
+
+
+class PipelineStatus(StrEnum):
+    PENDING = "pending"  # created, waiting, scheduled, preparing: not started
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    SKIPPED = "skipped"
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    status: PipelineStatus
+    web_url: str | None = None
+
+
+@dataclass(frozen=True)
+class MergeRequestStatus:
+    """What the forge says of an open merge request now: mergeable?, its pipeline, auto-merge."""
+
+    mergeability: Mergeability = Mergeability.UNKNOWN
+    pipeline: Pipeline | None = None  # of the source branch's head; None when there is none
+    auto_merge: bool = False  # set to merge when its pipeline succeeds
+
+
+@dataclass(frozen=True)
+class AutoMerge:
+    """What asking for auto-merge did: armed (waits for the pipeline), merged at once, or
+    refused with the forge's words (not mergeable yet, another head, ...): asked again next run."""
+
+    armed: bool = False
+    merged: bool = False
+    refusal: str | None = None
+
+
 @dataclass(frozen=True)
 class MergeRequestRef:
     """What a merge request is known by once opened: its number and its page."""
@@ -107,6 +152,10 @@ class Forge(Protocol):
         """The branch's head commit, None when there is no such branch."""
         ...
 
+    def merge_request_status(self, number: int) -> MergeRequestStatus:
+        """Mergeability, head pipeline and auto-merge of an open merge request."""
+        ...
+
     def find_issues(self, title: str, labels: Sequence[str]) -> list[Issue]:
         """Every open issue with exactly this title among those with the labels, oldest first."""
         ...
@@ -125,6 +174,11 @@ class Forge(Protocol):
     def update_merge_request(self, number: int, plan: MergeRequestPlan) -> Outcome: ...
 
     def close_merge_request(self, number: int, comment: str) -> None: ...
+
+    def enable_auto_merge(self, number: int, sha: str) -> AutoMerge:
+        """Merge when the pipeline succeeds, if the head is still `sha`. A refusal the forge
+        documents is returned, not raised: it is asked again at the next run."""
+        ...
 
     def create_issue(self, title: str, labels: Sequence[str], description: str) -> Issue: ...
 

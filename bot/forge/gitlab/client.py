@@ -25,17 +25,22 @@ from requests.adapters import HTTPAdapter
 from bot.config import GitLabConfig
 from bot.errors import ForgeError
 from bot.forge.api import (
+    AutoMerge,
     BranchHead,
     ForgeConflict,
     Issue,
     LeaseFile,
+    Mergeability,
     MergeRequest,
     MergeRequestRef,
     MergeRequestState,
+    MergeRequestStatus,
     Outcome,
+    Pipeline,
+    PipelineStatus,
 )
 from bot.forge.gitlab.archive import unpack
-from bot.forge.gitlab.errors import Errors
+from bot.forge.gitlab.errors import Errors, short
 from bot.forge.markers import MARKER, TRAILER
 from bot.http import retry_policy
 from bot.model import FileEdit, MergeRequestPlan
@@ -50,6 +55,43 @@ STATES = {
 }
 T = TypeVar("T")
 REFUSED = 400  # how the commits API refuses an existing branch or a stale last_commit_id
+# detailed_merge_status (GitLab 15.6+). Mergeability is computed asynchronously: while it is,
+# the answer is one of the "not yet known" words, and the bot looks again at the next run.
+MERGEABILITY = {
+    "mergeable": Mergeability.MERGEABLE,
+    "conflict": Mergeability.CONFLICT,
+    "need_rebase": Mergeability.BEHIND,
+    "unchecked": Mergeability.UNKNOWN,
+    "checking": Mergeability.UNKNOWN,
+    "preparing": Mergeability.UNKNOWN,
+    "approvals_syncing": Mergeability.UNKNOWN,
+}
+# merge_status, for GitLab before detailed_merge_status.
+LEGACY_MERGEABILITY = {
+    "can_be_merged": Mergeability.MERGEABLE,
+    "cannot_be_merged": Mergeability.CONFLICT,
+    "cannot_be_merged_recheck": Mergeability.UNKNOWN,
+    "unchecked": Mergeability.UNKNOWN,
+    "checking": Mergeability.UNKNOWN,
+    "cannot_be_merged_rechecking": Mergeability.UNKNOWN,
+}
+PIPELINE_STATUS = {
+    "created": PipelineStatus.PENDING,
+    "waiting_for_resource": PipelineStatus.PENDING,
+    "preparing": PipelineStatus.PENDING,
+    "pending": PipelineStatus.PENDING,
+    "scheduled": PipelineStatus.PENDING,
+    "running": PipelineStatus.RUNNING,
+    "success": PipelineStatus.SUCCESS,
+    "failed": PipelineStatus.FAILED,
+    "canceled": PipelineStatus.CANCELED,
+    "canceling": PipelineStatus.CANCELED,
+    "skipped": PipelineStatus.SKIPPED,
+    "manual": PipelineStatus.MANUAL,
+}
+# "Merge a merge request" refusals GitLab documents: not mergeable (yet), SHA mismatch,
+# merge failed, SHA required. Each is asked again at the next run.
+AUTO_MERGE_REFUSALS = frozenset({400, 405, 406, 409, 422})
 
 
 class _Gitlab(gitlab.Gitlab):
@@ -166,6 +208,18 @@ class GitLabForge:
             str(found.commit["id"]), match is not None, match.group(2) if match else None
         )
 
+    def merge_request_status(self, number: int) -> MergeRequestStatus:
+        # One merge request's own page: lists carry neither head_pipeline nor a fresh status.
+        mr = self._call(
+            f"read merge request !{number}", lambda: self.project.mergerequests.get(number)
+        )
+        attributes: dict[str, Any] = mr.attributes
+        return MergeRequestStatus(
+            mergeability=_mergeability(attributes),
+            pipeline=_pipeline(attributes.get("head_pipeline")),
+            auto_merge=bool(attributes.get("merge_when_pipeline_succeeds")),
+        )
+
     def find_issues(self, title: str, labels: Sequence[str]) -> list[Issue]:
         def fetch() -> list[Any]:
             return list(
@@ -275,6 +329,24 @@ class GitLabForge:
             mr.save()
 
         self._call(f"close merge request !{number}", close)
+
+    def enable_auto_merge(self, number: int, sha: str) -> AutoMerge:
+        self._guard()
+        path = f"/projects/{self.project.id}/merge_requests/{number}/merge"
+        # Both spellings: merge_when_pipeline_succeeds (deprecated in 17.11) and auto_merge.
+        data = {"merge_when_pipeline_succeeds": True, "auto_merge": True, "sha": sha}
+        try:
+            reply = self._gl.http_put(path, post_data=data)
+        except gitlab.exceptions.GitlabError as exc:
+            if exc.response_code in AUTO_MERGE_REFUSALS:
+                return AutoMerge(refusal=f"{exc.response_code}: {short(exc.error_message)}")
+            raise self._errors.error(f"set auto-merge on !{number}", exc) from None
+        except Exception as exc:
+            raise self._errors.error(f"set auto-merge on !{number}", exc) from None
+        answer: dict[str, Any] = reply if isinstance(reply, dict) else {}
+        if answer.get("state") == "merged":
+            return AutoMerge(merged=True)
+        return AutoMerge(armed=True)
 
     def create_issue(self, title: str, labels: Sequence[str], description: str) -> Issue:
         self._guard()
@@ -399,3 +471,23 @@ class GitLabForge:
 
     def _call(self, action: str, function: Callable[[], T], *, conflict: int | None = None) -> T:
         return self._errors.call(action, function, conflict=conflict)
+
+
+def _mergeability(attributes: dict[str, Any]) -> Mergeability:
+    detailed = attributes.get("detailed_merge_status")
+    known = MERGEABILITY.get(detailed) if isinstance(detailed, str) else None
+    if known is Mergeability.UNKNOWN:
+        return known  # has_conflicts is the previous answer while GitLab computes a new one
+    if attributes.get("has_conflicts"):
+        return Mergeability.CONFLICT  # also when another word (a running pipeline) comes first
+    if isinstance(detailed, str):
+        return known or Mergeability.BLOCKED
+    return LEGACY_MERGEABILITY.get(str(attributes.get("merge_status")), Mergeability.UNKNOWN)
+
+
+def _pipeline(data: Any) -> Pipeline | None:
+    if not isinstance(data, dict) or not isinstance(data.get("status"), str):
+        return None
+    status = PIPELINE_STATUS.get(data["status"], PipelineStatus.PENDING)
+    url = data.get("web_url")
+    return Pipeline(status, url if isinstance(url, str) else None)
