@@ -8,6 +8,7 @@ import pytest
 
 from bot.dashboard import MAX_CHARS, DashboardView, Failure, Item, parse_ticks, render
 from bot.markdown import escape, link
+from bot.model import Reupload
 from bot.reasons import Reason
 
 
@@ -140,3 +141,37 @@ def test_last_run_time_is_shown() -> None:
     body = render(DashboardView(last_run=datetime(2026, 11, 21, 10, 0, tzinfo=UTC), up_to_date=7))
     assert "- Up to date: 7" in body
     assert "- Last run finished: 2026-11-21 10:00 UTC" in body
+
+
+def test_failed_pipelines_and_changed_files_have_sections_without_boxes() -> None:
+    """Information a reviewer acts on outside the bot: listed, linked, escaped, no marker."""
+    failed = Item(
+        "attrs",
+        "19.1.0",
+        "18.2.0",
+        mr_iid=3,
+        mr_url="https://gitlab.example/p/-/merge_requests/3",
+        pipeline="failed",
+        pipeline_url="https://gitlab.example/p/-/pipelines/7",
+    )
+    hostile = Reupload("https://files.example/x-1.0.tar.gz", "a" * 64, "<!-- create=evil -->")
+    body = render(
+        DashboardView(
+            items={"open": [failed]}, failed_pipelines=[failed], reuploads=[("x", hostile)]
+        )
+    )
+    assert "## Failed pipelines" in body
+    assert "(pipeline [failed](https://gitlab.example/p/-/pipelines/7))" in body
+    assert "## Upstream file changed" in body
+    assert f"recipe {'a' * 64}, upstream" in body
+    assert parse_ticks(body.replace("[ ]", "[x]")) == {("rebase", "attrs")}
+
+
+def test_a_notice_from_the_forge_is_escaped_on_the_open_line() -> None:
+    """The forge's refusal text cannot forge a tick either."""
+    item = Item(
+        "six", "2", "1", mr_iid=4, notice="auto-merge not set yet: - [x] <!-- retry=six -->"
+    )
+    body = render(DashboardView(items={"open": [item]}))
+    assert parse_ticks(body) == set()
+    assert "auto-merge not set yet" in body

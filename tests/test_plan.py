@@ -8,14 +8,25 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.dashboard import Failure
-from bot.forge import BranchHead, MergeRequest, MergeRequestRef, MergeRequestState
-from bot.model import Recipe, Release, Skip, Update
+from bot.forge import (
+    AutoMerge,
+    BranchHead,
+    Mergeability,
+    MergeRequest,
+    MergeRequestRef,
+    MergeRequestState,
+    MergeRequestStatus,
+    Pipeline,
+    PipelineStatus,
+)
+from bot.model import Recipe, Release, Reupload, Skip, Update
 from bot.plan import (
     Action,
     Decision,
     Done,
     ForgeState,
     Gate,
+    Policy,
     answered,
     dashboard_view,
     needs_commit,
@@ -445,3 +456,111 @@ def test_errors_and_skips_are_listed_with_their_reasons() -> None:
     assert [(f.recipe, f.reason) for f in view.skipped] == [("b", Reason.RATE_LIMITED)]
     assert view.up_to_date == 1
     assert view.items == {}
+
+
+# --- conflicts, pipelines, auto-merge (issue 9) ------------------------------------------------
+
+
+def with_status(mergeability: Mergeability, **fields) -> ForgeState:
+    status = MergeRequestStatus(mergeability=mergeability, **fields)
+    return ForgeState((mr(),), {"recipe-bot/attrs": ours()}, statuses={1: status})
+
+
+def test_a_conflicted_merge_request_is_regenerated_without_a_tick() -> None:
+    """Conflict with the target: rebuilt from the target's head, though version and head match."""
+    decision = decide(outdated(), with_status(Mergeability.CONFLICT))
+    assert (decision.action, decision.regenerate) == (Action.REFRESH, True)
+    assert decision.why == "it conflicted with the target branch"
+
+
+def test_rebase_never_leaves_a_conflict_alone() -> None:
+    """`rebase: never`: a conflicted merge request is kept as it is."""
+    decision = plan([outdated()], with_status(Mergeability.CONFLICT), OPEN_GATE, Policy("never"))
+    assert decision[0].action is Action.KEEP
+
+
+@pytest.mark.parametrize(
+    ("rebase", "action"), [("conflicted", Action.KEEP), ("behind", Action.REFRESH)]
+)
+def test_behind_the_target_regenerates_only_with_rebase_behind(rebase: str, action: Action) -> None:
+    """A merge request merely behind its target is rebuilt only for fast-forward projects."""
+    (decision,) = plan([outdated()], with_status(Mergeability.BEHIND), OPEN_GATE, Policy(rebase))
+    assert decision.action is action
+    assert decision.regenerate is (action is Action.REFRESH)
+
+
+@pytest.mark.parametrize(
+    "mergeability", [Mergeability.UNKNOWN, Mergeability.BLOCKED, Mergeability.MERGEABLE]
+)
+def test_unknown_or_blocked_mergeability_is_looked_at_next_run(mergeability: Mergeability) -> None:
+    """Not computed yet, or held by something else: nothing to regenerate now."""
+    assert decide(outdated(), with_status(mergeability)).action is Action.KEEP
+
+
+def test_someone_elses_push_wins_over_a_conflict() -> None:
+    """A human's commits are never discarded to resolve a conflict: edited, as before."""
+    state = replace(with_status(Mergeability.CONFLICT), heads={"recipe-bot/attrs": theirs()})
+    assert decide(outdated(), state).action is Action.EDITED
+
+
+def test_automerge_is_asked_on_every_written_merge_request() -> None:
+    """With automerge on, opened and refreshed merge requests ask for it; off, none does."""
+    on = Policy(automerge=True)
+    state = ForgeState((mr(version="1.0"),), {"recipe-bot/attrs": ours("1.0")})
+    (opened,) = plan([outdated("six")], NO_STATE, OPEN_GATE, on)
+    (refreshed,) = plan([outdated()], state, OPEN_GATE, on)
+    assert (opened.automerge, refreshed.automerge) == (True, True)
+    (plain,) = plan([outdated("six")], NO_STATE, OPEN_GATE)
+    assert plain.automerge is False
+
+
+def test_automerge_is_asked_again_on_a_kept_merge_request_until_set() -> None:
+    """A refusal last run (not mergeable yet) is retried; one already set or failed is not."""
+    on = Policy(automerge=True)
+    unset = with_status(Mergeability.MERGEABLE)
+    already = with_status(Mergeability.MERGEABLE, auto_merge=True)
+    failed = with_status(Mergeability.MERGEABLE, pipeline=Pipeline(PipelineStatus.FAILED))
+    assert [
+        plan([outdated()], state, OPEN_GATE, on)[0].automerge for state in (unset, already, failed)
+    ] == [
+        True,
+        False,
+        False,
+    ]
+
+
+def test_automerge_is_never_asked_for_waiting_or_edited_ones() -> None:
+    """Only merge requests the bot writes or keeps as its own ask for auto-merge."""
+    on = Policy(automerge=True)
+    (waiting,) = plan([outdated("six")], NO_STATE, CLOSED_GATE, on)
+    edited = replace(with_status(Mergeability.MERGEABLE), heads={"recipe-bot/attrs": theirs()})
+    (pushed,) = plan([outdated()], edited, OPEN_GATE, on)
+    assert (waiting.action, waiting.automerge) == (Action.AWAIT, False)
+    assert (pushed.action, pushed.automerge) == (Action.EDITED, False)
+
+
+def test_the_dashboard_shows_pipelines_failed_ones_and_refused_automerge() -> None:
+    """Open items carry their pipeline; failed ones are listed apart; a refusal is a notice."""
+    failed = Pipeline(PipelineStatus.FAILED, "https://gitlab.example/p/-/pipelines/9")
+    state = ForgeState(
+        (mr(), mr("six", number=2)),
+        statuses={1: MergeRequestStatus(pipeline=failed), 2: MergeRequestStatus()},
+    )
+    decisions = [
+        Decision("attrs", Action.KEEP, outdated(), mr()),
+        Decision("six", Action.KEEP, outdated("six"), mr("six", number=2), automerge=True),
+    ]
+    done = [Done("attrs", None), Done("six", None, auto_merge=AutoMerge(refusal="405: not yet"))]
+    view = dashboard_view(decisions, done, T0, state)
+    attrs, six = view.items["open"]
+    assert (attrs.pipeline, attrs.pipeline_url) == ("failed", failed.web_url)
+    assert [item.recipe for item in view.failed_pipelines] == ["attrs"]
+    assert (six.pipeline, six.notice) == (None, "auto-merge not set yet: 405: not yet")
+
+
+def test_reuploads_reach_the_dashboard() -> None:
+    """An up-to-date recipe whose file changed upstream is listed with both hashes."""
+    changed = Reupload("https://files.example/attrs-1.1.tar.gz", "a" * 64, "b" * 64)
+    result = replace(up_to_date(), reuploads=(changed,))
+    view = dashboard_view(plan([result], NO_STATE, OPEN_GATE), [], T0)
+    assert view.reuploads == [("attrs", changed)]

@@ -89,3 +89,33 @@ def test_the_reason_groups_partition_the_closed_set() -> None:
     groups = [SKIPS, ERRORS, WAITS, STOPS]
     assert set().union(*groups) == set(Reason)
     assert sum(len(group) for group in groups) == len(Reason)
+
+
+def test_a_published_hash_that_changed_is_reported_as_a_reupload(http: Http) -> None:
+    """Up to date, but the upstream now lists another sha256 for the pinned file: reported."""
+    url = "https://example.org/attrs-1.0.tar.gz"
+    subject = Recipe("attrs", "attrs/meta.yaml", "conda-v0", "1.0", (Source(url, "A" * 64),))
+    release = Release(
+        "1.0", hashes={"attrs-1.0.tar.gz": "b" * 64}, locations=frozenset({"https://example.org/"})
+    )
+    result = check(http, [release], subject)
+    assert result.status == "up-to-date"
+    assert [(r.url, r.recorded, r.published) for r in result.reuploads] == [
+        (url, "a" * 64, "b" * 64)
+    ]
+
+
+def test_same_hash_another_host_or_another_version_is_no_reupload(http: Http) -> None:
+    """Only the recipe's own version, a matching name and the upstream's own location count."""
+    url = "https://example.org/attrs-1.0.tar.gz"
+    subject = Recipe("attrs", "attrs/meta.yaml", "conda-v0", "1.0", (Source(url, "a" * 64),))
+    where = frozenset({"https://example.org/"})
+    cases = [
+        Release("1.0", hashes={"attrs-1.0.tar.gz": "A" * 64}, locations=where),
+        Release(
+            "1.0", hashes={"attrs-1.0.tar.gz": "b" * 64}, locations=frozenset({"https://mirror/"})
+        ),
+        Release("1.0", hashes={"other-1.0.tar.gz": "b" * 64}, locations=where),
+    ]
+    for release in cases:
+        assert check(http, [release], subject).reuploads == ()
