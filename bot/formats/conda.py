@@ -35,9 +35,7 @@ class CondaFormat:
     def claims(self, file_name: str) -> bool:
         return file_name == self.file_name
 
-    def read(
-        self, text: str, *, path: str, variants: Mapping[str, Sequence[str]]
-    ) -> list[Recipe]:
+    def read(self, text: str, *, path: str, variants: Mapping[str, Sequence[str]]) -> list[Recipe]:
         try:
             parsed: Parsed = self.dialect.parse(lines.normalized(lines.split(text)), variants)
         except (FormatError, ValueError) as error:

@@ -32,9 +32,7 @@ class ConstraintsFormat:
     def claims(self, file_name: str) -> bool:
         return file_name.endswith(self.suffix)
 
-    def read(
-        self, text: str, *, path: str, variants: Mapping[str, Sequence[str]]
-    ) -> list[Recipe]:
+    def read(self, text: str, *, path: str, variants: Mapping[str, Sequence[str]]) -> list[Recipe]:
         try:
             pins = constraints.pins(lines.normalized(lines.split(text)))
         except (FormatError, ValueError) as error:

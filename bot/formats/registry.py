@@ -56,9 +56,7 @@ class Format(Protocol):
     def claims(self, file_name: str) -> bool:
         """Whether a file of this name (no folder) is of this format."""
 
-    def read(
-        self, text: str, *, path: str, variants: Mapping[str, Sequence[str]]
-    ) -> list[Recipe]:
+    def read(self, text: str, *, path: str, variants: Mapping[str, Sequence[str]]) -> list[Recipe]:
         """The recipes of the text; RecipeError naming `path` when it cannot be read."""
 
     def rewrite(
