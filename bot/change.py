@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from bot import formats
 from bot.config import ConstraintsFile
@@ -47,16 +47,15 @@ def make_change(
     def published(url: str, digest: str) -> None:
         records.append(HashRecord(url, digest, "published"))
 
-    name = recipe.name if recipe.format == "constraints" else None
+    fmt = formats.get_format(recipe.format)
     recipe_variants = None
-    if recipe.format != "constraints":
+    if fmt.reads_variants:
         recipe_variants = formats.recipe_variants(root / recipe.path, root, variants)
-    after = formats.rewrite(
+    after = fmt.rewrite(
         before,
         update.new,
         sha256_of,
-        filename=PurePosixPath(recipe.path).name,
-        name=name,
+        name=recipe.name if fmt.names_from_pins else None,
         published=update.release.hashes,
         published_at=update.release.locations or None,
         variants=recipe_variants,

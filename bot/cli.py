@@ -22,6 +22,7 @@ from bot import __version__
 from bot import log as logs
 from bot.config import Config, find_config, load_config
 from bot.errors import ConfigError, RecipeBotError
+from bot.formats import RECIPE_FILES
 from bot.recipes import Entry, Unreadable, load_recipes, unknown_names
 from bot.store import Store, Table
 
@@ -125,7 +126,7 @@ def split_targets(targets: Sequence[str]) -> tuple[Path, list[str]]:
     """
     if targets:
         first = Path(targets[0])
-        is_recipe_folder = (first / "meta.yaml").is_file() or (first / "recipe.yaml").is_file()
+        is_recipe_folder = any((first / name).is_file() for name in RECIPE_FILES)
         if first.is_dir() and not is_recipe_folder:
             return first, list(targets[1:])
         if not first.exists() and ("/" in targets[0] or targets[0].startswith(".")):

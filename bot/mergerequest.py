@@ -1,7 +1,8 @@
 """What a merge request says: title, description, commit message (design.md conventions).
 
 The description gives a reviewer what they need: old and new version, changelog and release
-notes, every changed file, where each new hash came from, and the regenerate box. Upstream text
+notes, every changed file, where each new hash came from, what else the update changed (the
+recipe's format says: a build number reset, or only a pin), and the regenerate box. Upstream text
 is escaped (bot.markdown); the hidden marker identifies the merge request for later runs.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from bot import formats
 from bot.config import Config
 from bot.forge.markers import marker, trailer
 from bot.markdown import escape, link
@@ -74,7 +76,8 @@ def description(change: RecipeChange) -> str:
             )
     lines += [
         "",
-        "The build number was reset to 0. Review the upstream changes before merging.",
+        f"{formats.get_format(update.recipe.format).changes} "
+        "Review the upstream changes before merging.",
         "",
         "- [ ] <!-- rebase-check -->Regenerate this merge request",
         "",

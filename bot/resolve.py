@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.config import Config, validate_recipe_options
 from bot.errors import CheckerConfigError, ConfigError, NoChecker
+from bot.formats import get_format
 from bot.model import Recipe
 from bot.versions import Policy
 from checkers import DETECTION_ORDER, Checker
@@ -70,7 +71,7 @@ def policy_for(options: Mapping[str, Any], config: Config) -> Policy:
 
 
 def _detect(recipe: Recipe, registry: Mapping[str, Checker]) -> tuple[str, dict[str, Any]]:
-    if recipe.format == "constraints":
+    if get_format(recipe.format).names_from_pins:
         return "pypi", {"package": recipe.name}
     for name in DETECTION_ORDER:
         claimed = _claim(registry[name], recipe)

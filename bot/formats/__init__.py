@@ -5,34 +5,41 @@
     read_constraints(path)    -> [Recipe]     one per pinned name of a pip constraints file
     rewrite(text, version, sha256_of, filename=...) -> the new text, or RewriteRefused
     render_constraints_yaml(text)             -> the generated YAML copy of a constraints file
+    get_format(name), format_for(file name)   -> the Format (bot.formats.registry)
 
-Modules: `conda_v0`, `conda_v1`, `constraints` (one per format); `jinja` (the sandbox),
-`linewise` (rendering a meta.yaml line by line), `selectors`, `variants` (the configurations a
-recipe is read in), `yamlio`, `lines` (reading helpers); `edits`, `urls`, `hashing`, `audit`,
-`rewrite` (the rewrite).
+Every format is an entry of the registry (`registry.BUILTIN`): the functions above find the
+format by file name and ask it to read or rewrite. Modules: `registry` with its entries `conda`
+and `pip_constraints`; `conda_v0`, `conda_v1`, `constraints` (one parser per format); `jinja`
+(the sandbox), `linewise` (rendering a meta.yaml line by line), `selectors`, `variants` (the
+configurations a recipe is read in), `yamlio`, `lines` (reading helpers); `edits`, `urls`,
+`hashing`, `audit`, `rewrite` (the rewrite).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from bot.errors import RecipeError, RewriteRefused
-from bot.formats import conda_v0, conda_v1, constraints, files, lines
+from bot.formats import constraints, files, lines, registry
 from bot.formats import variants as variants_
-from bot.formats.base import FormatError, Parsed
+from bot.formats.base import FormatError
 from bot.formats.discover import discover
-from bot.formats.edits import CONDA_V0, CONDA_V1
-from bot.formats.rewrite import Sha256Of, rewrite_conda
-from bot.model import Recipe, RecipeFormat, Source
+from bot.formats.registry import RECIPE_FILES, Format
+from bot.formats.rewrite import Sha256Of
+from bot.model import Recipe
 
 VARIANT_FILE = "conda_build_config.yaml"
 
 __all__ = [
+    "RECIPE_FILES",
+    "Format",
     "RewriteRefused",
     "Sha256Of",
     "discover",
+    "format_for",
+    "get_format",
     "read_constraints",
     "read_recipe",
     "read_variants",
@@ -55,32 +62,16 @@ def read_recipe(
     file = Path(path)
     base = Path(root) if root is not None else Path(os.path.abspath(file)).parent.parent
     shown = files.relative(file, base)
-    variants = recipe_variants(file, base, variants)
-    kind: RecipeFormat
-    if file.name == "meta.yaml":
-        kind, parse = "conda-v0", conda_v0.parse
-    elif file.name == "recipe.yaml":
-        kind, parse = "conda-v1", conda_v1.parse
-    elif file.suffix == ".txt":
-        raise RecipeError(
-            shown, "a constraints file holds many pins: read it with read_constraints"
-        )
-    else:
-        raise RecipeError(shown, "unknown recipe file name (expected meta.yaml or recipe.yaml)")
-    try:
-        parsed: Parsed = parse(
-            lines.normalized(lines.split(files.read_text(file, base))), variants
-        )
-    except (FormatError, ValueError) as error:
-        raise RecipeError(shown, str(error)) from None
-    return Recipe(
-        name=parsed.name,
-        path=shown,
-        format=kind,
-        version=parsed.version,
-        sources=tuple(Source(site.url, site.sha256, site.selector) for site in parsed.sources),
-        update_check=parsed.update_check,
-    )
+    fmt = format_for(file.name)
+    if fmt is None:
+        expected = " or ".join(RECIPE_FILES)
+        raise RecipeError(shown, f"unknown recipe file name (expected {expected})")
+    if fmt.names_from_pins:
+        many = f"a {fmt.name} file holds many pins: read it with read_constraints"
+        raise RecipeError(shown, many)
+    found = recipe_variants(file, base, variants) if fmt.reads_variants else {}
+    (recipe,) = fmt.read(files.read_text(file, base), path=shown, variants=found)
+    return recipe
 
 
 def read_variants(
@@ -115,20 +106,7 @@ def read_constraints(
     file = Path(path)
     base = Path(root) if root is not None else Path(os.path.abspath(file)).parent
     shown = files.relative(file, base)
-    try:
-        pins = constraints.pins(lines.normalized(lines.split(files.read_text(file, base))))
-    except (FormatError, ValueError) as error:
-        raise RecipeError(shown, str(error)) from None
-    return [
-        Recipe(
-            name=name,
-            path=shown,
-            format="constraints",
-            version=version,
-            update_check={"checker": "pypi"},
-        )
-        for name, version in pins
-    ]
+    return get_format("constraints").read(files.read_text(file, base), path=shown, variants={})
 
 
 def rewrite(
@@ -155,22 +133,19 @@ def rewrite(
     differ by variant.
     Raises RewriteRefused, with the reason, when it will not edit.
     """
-    base = PurePosixPath(filename.replace("\\", "/")).name
-    if base in ("meta.yaml", "recipe.yaml"):
-        dialect = CONDA_V0 if base == "meta.yaml" else CONDA_V1
-        return rewrite_conda(
-            text,
-            version,
-            sha256_of,
-            dialect,
-            published=published,
-            published_at=published_at,
-            variants=variants,
-            record=record,
-        )
-    if base.endswith(".txt"):
-        return constraints.rewrite(text, version, name)
-    raise RewriteRefused(f"unknown recipe file name {filename!r}")
+    fmt = format_for(filename)
+    if fmt is None:
+        raise RewriteRefused(f"unknown recipe file name {filename!r}")
+    return fmt.rewrite(
+        text,
+        version,
+        sha256_of,
+        name=name,
+        published=published,
+        published_at=published_at,
+        variants=variants,
+        record=record,
+    )
 
 
 def render_constraints_yaml(constraints_text: str, *, source_name: str = "constraints.txt") -> str:
@@ -179,3 +154,13 @@ def render_constraints_yaml(constraints_text: str, *, source_name: str = "constr
         return constraints.render_yaml(lines.normalized(lines.split(constraints_text)), source_name)
     except (FormatError, ValueError) as error:
         raise RecipeError(source_name, str(error)) from None
+
+
+def get_format(name: str) -> Format:
+    """The format of a `Recipe.format` ("conda-v0", "conda-v1", "constraints")."""
+    return registry.get(name)
+
+
+def format_for(filename: str) -> Format | None:
+    """The format a file name picks (meta.yaml, recipe.yaml, any *.txt), None for no format."""
+    return registry.for_file(filename)

@@ -1,7 +1,8 @@
 """Finding the recipe files of a recipes directory.
 
-Recipes are `<dir>/meta.yaml` and `<dir>/recipe.yaml` at any depth, never in the root itself;
-constraints files are the configured names that exist. Hidden directories, `.git` and
+Recipes are the files the registry's formats are found by (`<dir>/meta.yaml`,
+`<dir>/recipe.yaml`) at any depth, never in the root itself; constraints files are the
+configured names that exist. Hidden directories, `.git` and
 `node_modules` are skipped. A symlink that leads outside the root is listed, not followed:
 reading it then fails with "path escapes the recipes directory", so the user sees it instead
 of the bot silently reading (or silently ignoring) files elsewhere on the machine.
@@ -13,7 +14,10 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-RECIPE_FILES = ("meta.yaml", "recipe.yaml")
+from bot.formats.registry import RECIPE_FILES
+
+__all__ = ["RECIPE_FILES", "discover"]
+
 _SKIPPED = frozenset({"node_modules", "__pycache__"})
 
 
