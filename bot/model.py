@@ -63,6 +63,7 @@ class Release:
     # URL prefixes those files are served under (PyPI's hosts; a GitHub release's download
     # folder): a file of the same name elsewhere, even a tag archive, is another file.
     locations: frozenset[str] = field(default_factory=frozenset, compare=False)
+    notes: str | None = field(default=None, compare=False)  # the release notes' text (GitHub)
 
 
 # A skip's reason is one of bot.reasons' skips; the name stays for checkers and plugins.

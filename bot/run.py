@@ -42,6 +42,7 @@ from bot.forge import (
     connect,
     require_project,
 )
+from bot.hints import gather
 from bot.http import Http
 from bot.lock import run_lock
 from bot.mergerequest import merge_request_plan
@@ -320,7 +321,8 @@ class _Writer:
             )
             failure = Failure(name, decision.result.checker, exc.reason, exc.message)
             return Done(name, None, failure=failure)
-        return self._write(decision, merge_request_plan(change, config))
+        hints = gather(change, self.http, config, self.cycle.registry)
+        return self._write(decision, merge_request_plan(change, config, hints))
 
     def _close(self, existing: MergeRequest, why: str) -> None:
         forge = self.cycle.forge
