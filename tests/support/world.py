@@ -70,12 +70,28 @@ class LocalPyPI:
 
     server: LocalHttpServer
     projects: dict[str, list[str]] = field(default_factory=dict)
+    # A file the upstream replaced after release: (name, version) -> its new content.
+    replaced: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def publish(self, name: str, *versions: str) -> None:
+    def publish(
+        self, name: str, *versions: str, requires: Mapping[str, list[str]] | None = None
+    ) -> None:
+        """Publish versions; `requires` gives a version's requires_dist, served on its own
+        `/pypi/<name>/<version>/json` page as PyPI does."""
         self.projects.setdefault(name, []).extend(versions)
         self.server.routes[f"/pypi/{name}/json"] = lambda _request, name=name: json_reply(
             self.document(name)
         )
+        for version, requires_dist in (requires or {}).items():
+            info = {"name": name, "version": version, "requires_dist": requires_dist}
+            self.server.routes[f"/pypi/{name}/{version}/json"] = (
+                lambda _request, body=json.dumps({"info": info}): json_reply(body)
+            )
+
+    def replace_file(self, name: str, version: str) -> str:
+        """The upstream re-uploads a released archive: same name, new bytes, new digest."""
+        self.replaced[(name, version)] = f"{name}-{version} (re-uploaded)"
+        return digest(self.replaced[(name, version)])
 
     def document(self, name: str) -> str:
         releases = {
@@ -84,7 +100,9 @@ class LocalPyPI:
                     "filename": f"{name}-{version}.tar.gz",
                     "url": "https://files.pythonhosted.org/packages/ab/cd/"
                     f"{name}-{version}.tar.gz",
-                    "digests": {"sha256": digest(f"{name}-{version}")},
+                    "digests": {
+                        "sha256": digest(self.replaced.get((name, version), f"{name}-{version}"))
+                    },
                     "upload_time_iso_8601": "2026-01-01T00:00:00Z",
                     "yanked": False,
                 }
