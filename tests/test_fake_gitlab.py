@@ -16,7 +16,8 @@ from typing import Any
 import gitlab
 import pytest
 import requests
-from fake_gitlab import FakeGitLab, RecordedRequest, running_fake_gitlab
+from fake_gitlab import FakeGitLab, MergeConflict, RecordedRequest, running_fake_gitlab
+from fake_gitlab.repository import merge_lines, three_way_merge
 from gitlab.v4.objects import Project, ProjectMergeRequest
 
 PROJECT = "packaging/external-recipes"
@@ -472,3 +473,77 @@ def test_server_threads_stop_cleanly() -> None:
         client.auth()
     client.session.close()
     assert set(threading.enumerate()) <= before
+
+
+# --- line-level three-way merges --------------------------------------------------------------
+
+PINS = [f"pkg{n}==1.0\n" for n in range(6)]
+CONSTRAINTS = "".join(PINS)
+
+
+def bump(text: str, n: int, version: str = "2.0") -> str:
+    """``text`` with pin ``pkg<n>`` moved to ``version``."""
+    return text.replace(f"pkg{n}==1.0\n", f"pkg{n}=={version}\n")
+
+
+def test_line_merge_takes_one_sided_hunks_and_refuses_adjacent_ones() -> None:
+    """Hunks with an unchanged line between them merge; touching hunks conflict, as in git."""
+    base = {"constraints.txt": CONSTRAINTS}
+    two_apart = three_way_merge(
+        base, {"constraints.txt": bump(CONSTRAINTS, 1)}, {"constraints.txt": bump(CONSTRAINTS, 3)}
+    )
+    assert two_apart == ({"constraints.txt": bump(bump(CONSTRAINTS, 1), 3)}, [])
+    adjacent = three_way_merge(
+        base, {"constraints.txt": bump(CONSTRAINTS, 1)}, {"constraints.txt": bump(CONSTRAINTS, 2)}
+    )
+    assert adjacent == ({}, ["constraints.txt"])
+
+
+def test_line_merge_accepts_identical_changes_and_refuses_different_ones() -> None:
+    """Both sides making the same edit is no conflict; different edits to one line are."""
+    ours = {"constraints.txt": bump(CONSTRAINTS, 4)}
+    assert three_way_merge({"constraints.txt": CONSTRAINTS}, ours, dict(ours)) == (ours, [])
+    other = {"constraints.txt": bump(CONSTRAINTS, 4, "3.0")}
+    assert three_way_merge({"constraints.txt": CONSTRAINTS}, ours, other)[1] == ["constraints.txt"]
+
+
+def test_line_merge_edge_cases_follow_git() -> None:
+    """Modify/delete conflicts, delete/untouched deletes, inserts at one point conflict."""
+    base = {"a.txt": CONSTRAINTS, "b.txt": "keep\n"}
+    changed = {"a.txt": bump(CONSTRAINTS, 0), "b.txt": "keep\n"}
+    deleted = {"b.txt": "keep\n"}
+    assert three_way_merge(base, changed, deleted) == ({"b.txt": "keep\n"}, ["a.txt"])
+    assert three_way_merge(base, base, {"a.txt": CONSTRAINTS}) == ({"a.txt": CONSTRAINTS}, [])
+    assert merge_lines("x\n", "a\nx\n", "b\nx\n") is None
+    assert merge_lines("x\n", "a\nx\n", "x\nb\n") == "a\nx\nb\n"
+    assert merge_lines("", "new\n", "new\n") == "new\n"
+
+
+def pin_requests(fake: FakeGitLab, project: Project) -> list[ProjectMergeRequest]:
+    """Six MRs, each bumping one of six adjacent pins in constraints.txt from the same main."""
+    fake.push_to_branch("main", {"constraints.txt": CONSTRAINTS}, message="Pin six packages")
+    requests_ = []
+    for n in range(6):
+        branch = f"recipe-bot/pkg{n}"
+        fake.push_to_branch(branch, {"constraints.txt": bump(CONSTRAINTS, n)})
+        data = {"source_branch": branch, "target_branch": "main", "title": f"Bump pkg{n}"}
+        requests_.append(project.mergerequests.create(data))
+    return requests_
+
+
+def test_merging_one_pin_makes_its_neighbours_conflict(fake: FakeGitLab, project: Project) -> None:
+    """After pkg2's MR is merged, pkg1 and pkg3 conflict and the rest still merge cleanly."""
+    mrs = pin_requests(fake, project)
+    fake.merge_merge_request(mrs[2].iid)
+    seen = {n: project.mergerequests.get(mrs[n].iid) for n in (0, 1, 3, 4, 5)}
+    conflicted = {n for n, mr in seen.items() if mr.has_conflicts}
+    assert conflicted == {1, 3}
+    assert {seen[n].detailed_merge_status for n in (1, 3)} == {"conflict"}
+    assert {seen[n].merge_status for n in (1, 3)} == {"cannot_be_merged"}
+    assert {seen[n].detailed_merge_status for n in (0, 4, 5)} == {"mergeable"}
+    with pytest.raises(MergeConflict):
+        fake.merge_merge_request(mrs[3].iid)
+    fake.merge_merge_request(mrs[0].iid)
+    assert project.files.raw("constraints.txt", ref="main").decode() == bump(
+        bump(CONSTRAINTS, 2), 0
+    )
