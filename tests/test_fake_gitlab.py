@@ -821,3 +821,26 @@ def test_merged_merge_request_keeps_listing_its_pipelines(
     fake.set_pipeline("main", "success")
     mr.merge()
     assert [p.id for p in mr.pipelines.list(get_all=True)] == [ran]
+
+
+def test_skipped_pipeline_counts_as_green_unless_pipelines_must_succeed(
+    fake: FakeGitLab, project: Project
+) -> None:
+    """A skipped head pipeline lets auto-merge merge at once, but not when success is required."""
+    free, strict = open_mr(project, "recipe-bot/free"), open_mr(project, "recipe-bot/strict")
+    fake.set_pipeline("recipe-bot/free", "skipped")
+    free.merge(merge_when_pipeline_succeeds=True, sha=free.sha)
+    assert project.mergerequests.get(free.iid).state == "merged"
+    fake.project.only_allow_merge_if_pipeline_succeeds = True
+    fake.set_pipeline("recipe-bot/strict", "skipped")
+    error = api_error(lambda: strict.merge(merge_when_pipeline_succeeds=True, sha=strict.sha))
+    assert error.response_code == 405
+
+
+def test_set_pipeline_refuses_unknown_statuses_and_refs(fake: FakeGitLab) -> None:
+    """A typo in a test's pipeline status or ref fails loudly instead of creating a pipeline."""
+    with pytest.raises(ValueError, match="unknown pipeline status"):
+        fake.set_pipeline("main", "green")
+    with pytest.raises(LookupError):
+        fake.set_pipeline("no-such-branch", "success")
+    assert fake.project.pipelines == {}
