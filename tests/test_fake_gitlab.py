@@ -16,7 +16,8 @@ from typing import Any
 import gitlab
 import pytest
 import requests
-from fake_gitlab import FakeGitLab, RecordedRequest, running_fake_gitlab
+from fake_gitlab import FakeGitLab, MergeConflict, RecordedRequest, running_fake_gitlab
+from fake_gitlab.repository import merge_lines, three_way_merge
 from gitlab.v4.objects import Project, ProjectMergeRequest
 
 PROJECT = "packaging/external-recipes"
@@ -472,3 +473,374 @@ def test_server_threads_stop_cleanly() -> None:
         client.auth()
     client.session.close()
     assert set(threading.enumerate()) <= before
+
+
+# --- line-level three-way merges --------------------------------------------------------------
+
+PINS = [f"pkg{n}==1.0\n" for n in range(6)]
+CONSTRAINTS = "".join(PINS)
+
+
+def bump(text: str, n: int, version: str = "2.0") -> str:
+    """``text`` with pin ``pkg<n>`` moved to ``version``."""
+    return text.replace(f"pkg{n}==1.0\n", f"pkg{n}=={version}\n")
+
+
+def test_line_merge_takes_one_sided_hunks_and_refuses_adjacent_ones() -> None:
+    """Hunks with an unchanged line between them merge; touching hunks conflict, as in git."""
+    base = {"constraints.txt": CONSTRAINTS}
+    two_apart = three_way_merge(
+        base, {"constraints.txt": bump(CONSTRAINTS, 1)}, {"constraints.txt": bump(CONSTRAINTS, 3)}
+    )
+    assert two_apart == ({"constraints.txt": bump(bump(CONSTRAINTS, 1), 3)}, [])
+    adjacent = three_way_merge(
+        base, {"constraints.txt": bump(CONSTRAINTS, 1)}, {"constraints.txt": bump(CONSTRAINTS, 2)}
+    )
+    assert adjacent == ({}, ["constraints.txt"])
+
+
+def test_line_merge_accepts_identical_changes_and_refuses_different_ones() -> None:
+    """Both sides making the same edit is no conflict; different edits to one line are."""
+    ours = {"constraints.txt": bump(CONSTRAINTS, 4)}
+    assert three_way_merge({"constraints.txt": CONSTRAINTS}, ours, dict(ours)) == (ours, [])
+    other = {"constraints.txt": bump(CONSTRAINTS, 4, "3.0")}
+    assert three_way_merge({"constraints.txt": CONSTRAINTS}, ours, other)[1] == ["constraints.txt"]
+
+
+def test_line_merge_edge_cases_follow_git() -> None:
+    """Modify/delete conflicts, delete/untouched deletes, inserts at one point conflict."""
+    base = {"a.txt": CONSTRAINTS, "b.txt": "keep\n"}
+    changed = {"a.txt": bump(CONSTRAINTS, 0), "b.txt": "keep\n"}
+    deleted = {"b.txt": "keep\n"}
+    assert three_way_merge(base, changed, deleted) == ({"b.txt": "keep\n"}, ["a.txt"])
+    assert three_way_merge(base, base, {"a.txt": CONSTRAINTS}) == ({"a.txt": CONSTRAINTS}, [])
+    assert merge_lines("x\n", "a\nx\n", "b\nx\n") is None
+    assert merge_lines("x\n", "a\nx\n", "x\nb\n") == "a\nx\nb\n"
+    assert merge_lines("", "new\n", "new\n") == "new\n"
+
+
+def pin_requests(fake: FakeGitLab, project: Project) -> list[ProjectMergeRequest]:
+    """Six MRs, each bumping one of six adjacent pins in constraints.txt from the same main."""
+    fake.push_to_branch("main", {"constraints.txt": CONSTRAINTS}, message="Pin six packages")
+    requests_ = []
+    for n in range(6):
+        branch = f"recipe-bot/pkg{n}"
+        fake.push_to_branch(branch, {"constraints.txt": bump(CONSTRAINTS, n)})
+        data = {"source_branch": branch, "target_branch": "main", "title": f"Bump pkg{n}"}
+        requests_.append(project.mergerequests.create(data))
+    return requests_
+
+
+def test_merging_one_pin_makes_its_neighbours_conflict(fake: FakeGitLab, project: Project) -> None:
+    """After pkg2's MR is merged, pkg1 and pkg3 conflict and the rest still merge cleanly."""
+    mrs = pin_requests(fake, project)
+    fake.merge_merge_request(mrs[2].iid)
+    seen = {n: project.mergerequests.get(mrs[n].iid) for n in (0, 1, 3, 4, 5)}
+    conflicted = {n for n, mr in seen.items() if mr.has_conflicts}
+    assert conflicted == {1, 3}
+    assert {seen[n].detailed_merge_status for n in (1, 3)} == {"conflict"}
+    assert {seen[n].merge_status for n in (1, 3)} == {"cannot_be_merged"}
+    assert {seen[n].detailed_merge_status for n in (0, 4, 5)} == {"mergeable"}
+    error = api_error(lambda: seen[1].merge())
+    assert (error.response_code, str(error.error_message)) == (422, "Branch cannot be merged")
+    with pytest.raises(MergeConflict):
+        fake.merge_merge_request(mrs[3].iid)
+    seen[0].merge()
+    assert project.files.raw("constraints.txt", ref="main").decode() == bump(
+        bump(CONSTRAINTS, 2), 0
+    )
+
+
+def test_behind_branch_merge_keeps_a_human_edit_on_main(fake: FakeGitLab, project: Project) -> None:
+    """A human commit on the target and an MR two lines away combine in the merge commit."""
+    mrs = pin_requests(fake, project)
+    fake.push_to_branch("main", {"constraints.txt": bump(CONSTRAINTS, 5, "9.9")})
+    mr = project.mergerequests.get(mrs[3].iid)
+    assert (mr.detailed_merge_status, mr.diverged_commits_count) == ("mergeable", 1)
+    mr.merge()
+    assert project.files.raw("constraints.txt", ref="main").decode() == bump(
+        bump(CONSTRAINTS, 5, "9.9"), 3
+    )
+
+
+# --- mergeability ----------------------------------------------------------------------------
+
+
+def test_fast_forward_projects_report_need_rebase(fake: FakeGitLab, project: Project) -> None:
+    """With merge_method ff a branch behind main needs a rebase and cannot be merged (405)."""
+    fake.project.merge_method = "ff"
+    assert project.manager.get(PROJECT).merge_method == "ff"
+    mr = open_mr(project)
+    on_top = project.mergerequests.get(mr.iid)
+    assert (on_top.detailed_merge_status, on_top.diverged_commits_count) == ("mergeable", 0)
+    fake.push_to_branch("main", {"README.md": "moved\n"})
+    behind = project.mergerequests.get(mr.iid)
+    assert (behind.detailed_merge_status, behind.has_conflicts) == ("need_rebase", False)
+    assert behind.merge_status == "can_be_merged"
+    assert api_error(lambda: behind.merge()).response_code == 405
+    fresh = open_mr(project, "recipe-bot/fresh")
+    head = fresh.sha
+    fresh.merge()
+    assert project.branches.get("main").commit["id"] == head  # fast-forward: no merge commit
+
+
+def test_async_mergeability_is_unchecked_on_first_read_after_a_move(
+    fake: FakeGitLab, project: Project
+) -> None:
+    """With async_mergeability the create reply and the first read after each head move say
+    "unchecked"; the read after that has the real answer."""
+    fake.project.async_mergeability = True
+    mrs = pin_requests(fake, project)
+    first = mrs[1]  # the create reply is the first read
+    assert (first.detailed_merge_status, first.merge_status, first.has_conflicts) == (
+        "unchecked",
+        "unchecked",
+        False,
+    )
+    assert project.mergerequests.get(mrs[1].iid).detailed_merge_status == "mergeable"
+    fake.merge_merge_request(mrs[2].iid)
+    assert project.mergerequests.get(mrs[1].iid).detailed_merge_status == "unchecked"
+    settled = project.mergerequests.get(mrs[1].iid)
+    assert (settled.detailed_merge_status, settled.has_conflicts) == ("conflict", True)
+
+
+def test_pipeline_must_succeed_statuses(fake: FakeGitLab, project: Project) -> None:
+    """A required pipeline shows as ci_still_running, then ci_must_pass when red, then mergeable."""
+    fake.project.only_allow_merge_if_pipeline_succeeds = True
+    assert project.manager.get(PROJECT).only_allow_merge_if_pipeline_succeeds is True
+    mr = open_mr(project)
+    assert project.mergerequests.get(mr.iid).detailed_merge_status == "ci_must_pass"
+    fake.set_pipeline("recipe-bot/attrs", "running")
+    assert project.mergerequests.get(mr.iid).detailed_merge_status == "ci_still_running"
+    fake.set_pipeline("recipe-bot/attrs", "failed")
+    red = project.mergerequests.get(mr.iid)
+    assert red.detailed_merge_status == "ci_must_pass"
+    assert api_error(lambda: red.merge()).response_code == 405
+    fake.set_pipeline("recipe-bot/attrs", "success")
+    green = project.mergerequests.get(mr.iid)
+    assert green.detailed_merge_status == "mergeable"
+    green.merge()
+    assert project.mergerequests.get(mr.iid).state == "merged"
+
+
+def test_closed_and_draft_merge_requests_say_so(fake: FakeGitLab, project: Project) -> None:
+    """GitLab reports not_open for closed MRs and draft_status for drafts."""
+    draft = open_mr(project, "recipe-bot/draft", title="Draft: later")
+    assert project.mergerequests.get(draft.iid).detailed_merge_status == "draft_status"
+    fake.close_merge_request(draft.iid)
+    assert project.mergerequests.get(draft.iid).detailed_merge_status == "not_open"
+
+
+# --- pipelines -------------------------------------------------------------------------------
+
+
+def test_pipelines_are_listed_filtered_and_fetched(fake: FakeGitLab, project: Project) -> None:
+    """set_pipeline makes pipelines the pipelines API lists by sha/ref/status and returns."""
+    mr = open_mr(project)
+    head = fake.project.branch_head("recipe-bot/attrs")
+    assert head is not None
+    first = fake.set_pipeline("recipe-bot/attrs", "running")
+    assert fake.set_pipeline(head, "failed") == first  # the same pipeline reports again
+    main_id = fake.set_pipeline("main", "success")
+    assert [p.id for p in project.pipelines.list(get_all=True)] == [main_id, first]
+    by_sha = project.pipelines.list(sha=head, get_all=True)
+    assert [(p.id, p.status, p.ref, p.source) for p in by_sha] == [
+        (first, "failed", "recipe-bot/attrs", "merge_request_event")
+    ]
+    assert [p.id for p in project.pipelines.list(ref="main", get_all=True)] == [main_id]
+    assert [p.id for p in project.pipelines.list(status="success", get_all=True)] == [main_id]
+    assert project.pipelines.get(first).finished_at is not None
+    assert api_error(lambda: project.pipelines.get(99999)).response_code == 404
+    assert [p.id for p in mr.pipelines.list(get_all=True)] == [first]
+    retry = fake.set_pipeline("recipe-bot/attrs", "pending", new=True)
+    seen = project.mergerequests.get(mr.iid)
+    assert (seen.head_pipeline["id"], seen.head_pipeline["status"]) == (retry, "pending")
+    assert seen.head_pipeline["sha"] == head and seen.pipeline["id"] == retry
+    assert set(seen.head_pipeline) >= {
+        "id", "iid", "project_id", "sha", "ref", "status", "source", "web_url",
+        "created_at", "updated_at",
+    }  # fmt: skip
+
+
+def test_head_pipeline_follows_the_source_head(fake: FakeGitLab, project: Project) -> None:
+    """A push leaves the MR without a head pipeline until one runs for the new head."""
+    mr = open_mr(project)
+    assert project.mergerequests.get(mr.iid).head_pipeline is None
+    fake.set_pipeline("recipe-bot/attrs", "success")
+    fake.push_to_branch("recipe-bot/attrs", {META: "newer\n"})
+    assert project.mergerequests.get(mr.iid).head_pipeline is None
+
+
+def test_auto_pipelines_run_for_pushes_off_the_default_branch(
+    fake: FakeGitLab, project: Project
+) -> None:
+    """With auto_pipelines every new commit on a non-default branch gets a running pipeline."""
+    fake.project.auto_pipelines = True
+    sha = commit_to_branch(project, "recipe-bot/attrs", "bumped\n", start_branch="main")
+    fake.push_to_branch("main", {"README.md": "human\n"})
+    listed = project.pipelines.list(get_all=True)
+    assert [(p.sha, p.ref, p.status, p.source) for p in listed] == [
+        (sha, "recipe-bot/attrs", "running", "push")
+    ]
+
+
+# --- auto-merge ------------------------------------------------------------------------------
+
+
+def test_auto_merge_arms_then_merges_when_the_pipeline_succeeds(
+    fake: FakeGitLab, project: Project
+) -> None:
+    """merge_when_pipeline_succeeds on a running pipeline arms; success merges as the bot."""
+    mr = open_mr(project)
+    fake.set_pipeline("recipe-bot/attrs", "running")
+    mr.merge(merge_when_pipeline_succeeds=True, sha=mr.sha)
+    armed = project.mergerequests.get(mr.iid)
+    assert (armed.state, armed.merge_when_pipeline_succeeds, armed.auto_merge_enabled) == (
+        "opened",
+        True,
+        True,
+    )
+    assert armed.merge_user["username"] == "recipe-bot"
+    fake.set_pipeline("recipe-bot/attrs", "success")
+    merged = project.mergerequests.get(mr.iid)
+    assert (merged.state, merged.merged_by["username"]) == ("merged", "recipe-bot")
+    assert project.files.raw(META, ref="main") == b"recipe-bot/attrs\n"
+
+
+def test_auto_merge_flag_of_gitlab_17_merges_at_once_without_a_pipeline(
+    fake: FakeGitLab, project: Project
+) -> None:
+    """auto_merge=true with no pipeline and no requirement merges now, like a plain merge."""
+    mr = open_mr(project)
+    reply = fake_put(fake, f"merge_requests/{mr.iid}/merge", {"auto_merge": True, "sha": mr.sha})
+    assert (reply.status_code, reply.json()["state"]) == (200, "merged")
+
+
+def fake_put(fake: FakeGitLab, path: str, body: dict[str, Any]) -> requests.Response:
+    """A raw PUT on the seeded project, to read status codes python-gitlab would raise on."""
+    url = f"{fake.url}/api/v4/projects/{PROJECT.replace('/', '%2F')}/{path}"
+    return requests.put(url, json=body, headers={"PRIVATE-TOKEN": fake.token}, timeout=10)
+
+
+def test_auto_merge_refusals_are_gitlabs(fake: FakeGitLab, project: Project) -> None:
+    """405 for drafts, conflicts, closed MRs and red pipelines; 409 for a stale sha; 400 without
+    a required sha; each message as GitLab words it."""
+    mrs = pin_requests(fake, project)
+    fake.merge_merge_request(mrs[2].iid)
+    refusals = []
+    for iid, body in (
+        (mrs[2].iid, {"merge_when_pipeline_succeeds": True}),  # merged already
+        (mrs[1].iid, {"merge_when_pipeline_succeeds": True}),  # conflicts
+        (mrs[0].iid, {"merge_when_pipeline_succeeds": True, "sha": "0" * 40}),
+    ):
+        reply = fake_put(fake, f"merge_requests/{iid}/merge", body)
+        refusals.append((reply.status_code, reply.json()["message"]))
+    head = project.mergerequests.get(mrs[0].iid).sha
+    assert refusals == [
+        (405, "405 Method Not Allowed"),
+        (405, "405 Method Not Allowed"),
+        (409, f"SHA does not match HEAD of source branch: {head}"),
+    ]
+    draft = open_mr(project, "recipe-bot/draft", title="Draft: wip")
+    error = api_error(lambda: draft.merge(merge_when_pipeline_succeeds=True))
+    assert error.response_code == 405
+    fake.project.require_sha = True
+    reply = fake_put(fake, f"merge_requests/{mrs[4].iid}/merge", {"auto_merge": True})
+    assert (reply.status_code, reply.json()) == (400, {"message": "SHA must be provided"})
+    fake.set_pipeline("recipe-bot/pkg5", "failed")
+    mr5 = project.mergerequests.get(mrs[5].iid)
+    error = api_error(lambda: mr5.merge(merge_when_pipeline_succeeds=True, sha=mr5.sha))
+    assert (error.response_code, str(error.error_message)) == (405, "Pipeline failed")
+    assert project.mergerequests.get(mrs[5].iid).state == "opened"
+
+
+def test_auto_merge_needs_a_pipeline_when_one_is_required(
+    fake: FakeGitLab, project: Project
+) -> None:
+    """With pipelines required and none run yet, asking for auto-merge is refused with 405."""
+    fake.project.only_allow_merge_if_pipeline_succeeds = True
+    mr = open_mr(project)
+    error = api_error(lambda: mr.merge(merge_when_pipeline_succeeds=True, sha=mr.sha))
+    assert error.response_code == 405
+
+
+def test_failed_pipeline_or_new_commit_disarms_auto_merge(
+    fake: FakeGitLab, project: Project
+) -> None:
+    """A red pipeline, or a push of a new head, cancels an armed auto-merge."""
+    red, pushed = open_mr(project, "recipe-bot/red"), open_mr(project, "recipe-bot/pushed")
+    for mr in (red, pushed):
+        fake.set_pipeline(mr.source_branch, "pending")
+        mr.merge(merge_when_pipeline_succeeds=True, sha=mr.sha)
+    fake.set_pipeline("recipe-bot/red", "failed")
+    fake.push_to_branch("recipe-bot/pushed", {META: "human fix\n"})
+    fake.set_pipeline("recipe-bot/pushed", "success")
+    for mr in (red, pushed):
+        seen = project.mergerequests.get(mr.iid)
+        assert (seen.state, seen.merge_when_pipeline_succeeds, seen.merge_user) == (
+            "opened",
+            False,
+            None,
+        )
+
+
+def test_auto_merge_that_meets_a_conflict_is_dropped(fake: FakeGitLab, project: Project) -> None:
+    """An armed MR whose target moved into conflict is not merged when its pipeline succeeds."""
+    mrs = pin_requests(fake, project)
+    fake.set_pipeline("recipe-bot/pkg1", "running")
+    mrs[1].merge(merge_when_pipeline_succeeds=True, sha=mrs[1].sha)
+    fake.merge_merge_request(mrs[2].iid)
+    fake.set_pipeline("recipe-bot/pkg1", "success")
+    seen = project.mergerequests.get(mrs[1].iid)
+    assert (seen.state, seen.merge_when_pipeline_succeeds, seen.has_conflicts) == (
+        "opened",
+        False,
+        True,
+    )
+
+
+def test_cancel_merge_when_pipeline_succeeds(fake: FakeGitLab, project: Project) -> None:
+    """Cancelling disarms an armed MR (201 {"status": "success"}) and is a 405 otherwise."""
+    mr = open_mr(project)
+    fake.set_pipeline("recipe-bot/attrs", "running")
+    mr.merge(merge_when_pipeline_succeeds=True, sha=mr.sha)
+    assert mr.cancel_merge_when_pipeline_succeeds() == {"status": "success"}
+    assert project.mergerequests.get(mr.iid).merge_when_pipeline_succeeds is False
+    error = api_error(mr.cancel_merge_when_pipeline_succeeds)
+    assert error.response_code == 405
+    fake.set_pipeline("recipe-bot/attrs", "success")
+    assert project.mergerequests.get(mr.iid).state == "opened"
+
+
+def test_merged_merge_request_keeps_listing_its_pipelines(
+    fake: FakeGitLab, project: Project
+) -> None:
+    """After the merge, an MR's pipelines are still those of its own commits, not main's."""
+    mr = open_mr(project)
+    ran = fake.set_pipeline("recipe-bot/attrs", "success")
+    fake.set_pipeline("main", "success")
+    mr.merge()
+    assert [p.id for p in mr.pipelines.list(get_all=True)] == [ran]
+
+
+def test_skipped_pipeline_counts_as_green_unless_pipelines_must_succeed(
+    fake: FakeGitLab, project: Project
+) -> None:
+    """A skipped head pipeline lets auto-merge merge at once, but not when success is required."""
+    free, strict = open_mr(project, "recipe-bot/free"), open_mr(project, "recipe-bot/strict")
+    fake.set_pipeline("recipe-bot/free", "skipped")
+    free.merge(merge_when_pipeline_succeeds=True, sha=free.sha)
+    assert project.mergerequests.get(free.iid).state == "merged"
+    fake.project.only_allow_merge_if_pipeline_succeeds = True
+    fake.set_pipeline("recipe-bot/strict", "skipped")
+    error = api_error(lambda: strict.merge(merge_when_pipeline_succeeds=True, sha=strict.sha))
+    assert error.response_code == 405
+
+
+def test_set_pipeline_refuses_unknown_statuses_and_refs(fake: FakeGitLab) -> None:
+    """A typo in a test's pipeline status or ref fails loudly instead of creating a pipeline."""
+    with pytest.raises(ValueError, match="unknown pipeline status"):
+        fake.set_pipeline("main", "green")
+    with pytest.raises(LookupError):
+        fake.set_pipeline("no-such-branch", "success")
+    assert fake.project.pipelines == {}

@@ -4,7 +4,12 @@
         gl = gitlab.Gitlab(fake.url, private_token=fake.token)
         project = gl.projects.get("packaging/external-recipes")
 
-See ``server.py`` for the request pipeline and ``project.py`` for the human actions.
+    fake.set_pipeline("recipe-bot/attrs", "success")  # CI reports; armed auto-merges merge
+
+See ``server.py`` for the request pipeline, ``project.py`` for the human actions and project
+settings (``merge_method``, ``only_allow_merge_if_pipeline_succeeds``, ``async_mergeability``,
+``auto_pipelines``, ``require_sha``), ``mergeability.py`` for ``detailed_merge_status`` and
+``routes_merge.py`` for the merge API's refusals.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from .mergeability import Mergeability
+from .pipelines import Pipeline
 from .project import FakeProject, Issue, MergeConflict, MergeRequest, Note, User
 from .repository import Commit, Person
 from .server import (
@@ -34,9 +41,11 @@ __all__ = [
     "Issue",
     "MergeConflict",
     "MergeRequest",
+    "Mergeability",
     "Note",
     "Options",
     "Person",
+    "Pipeline",
     "RecordedRequest",
     "User",
     "fake_gitlab",

@@ -51,7 +51,7 @@ def create_commit(repo: Repository, request: CommitRequest, committer: Person) -
         author=request.author,
         committer=committer,
     )
-    repo.branches[request.branch] = commit.id
+    repo.set_branch(request.branch, commit.id)
     return commit
 
 

@@ -7,6 +7,7 @@ Snapshots instead of trees and deltas keep every question ("what is in this file
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import heapq
 import itertools
@@ -61,6 +62,16 @@ class Repository:
         self._serials = itertools.count(1)
         self.commits: dict[str, Commit] = {}
         self.branches: dict[str, str] = {}
+        # Told (branch, old head or None, new head) whenever a branch moves, so the project
+        # can start pipelines and cancel auto-merges as GitLab does on a push.
+        self.on_move: Callable[[str, str | None, str], None] | None = None
+
+    def set_branch(self, name: str, sha: str) -> None:
+        """Point ``name`` at ``sha``: every push, branch creation and merge goes through here."""
+        old = self.branches.get(name)
+        self.branches[name] = sha
+        if self.on_move is not None and old != sha:
+            self.on_move(name, old, sha)
 
     @property
     def empty(self) -> bool:
@@ -121,6 +132,9 @@ class Repository:
     def is_ancestor(self, ancestor_id: str, descendant: Commit) -> bool:
         return any(commit.id == ancestor_id for commit in self.history(descendant))
 
+    def ancestors(self, start: Commit | None) -> set[str]:
+        return set() if start is None else {commit.id for commit in self.history(start)}
+
     def merge_base(self, one: Commit, other: Commit) -> Commit | None:
         ancestors = {commit.id for commit in self.history(one)}
         return next((commit for commit in self.history(other) if commit.id in ancestors), None)
@@ -146,8 +160,10 @@ def _newest_first(commit: Commit) -> tuple[float, int, str]:
 def three_way_merge(
     base: Mapping[str, str], ours: Mapping[str, str], theirs: Mapping[str, str]
 ) -> tuple[dict[str, str], list[str]]:
-    """Whole-file three-way merge: a path changed on one side only takes that side; a path
-    changed differently on both sides is a conflict. Returns (merged files, conflicting paths)."""
+    """diff3-style three-way merge of two trees, as git does it: per path, a side that left the
+    file alone yields to the other, and a file changed on both sides is merged line by line
+    (see :func:`merge_lines`). A delete on one side and a change on the other conflicts.
+    Returns (merged files, conflicting paths)."""
     merged: dict[str, str] = {}
     conflicts: list[str] = []
     for path in sorted(set(base) | set(ours) | set(theirs)):
@@ -156,9 +172,75 @@ def three_way_merge(
             chosen = mine
         elif mine == was:
             chosen = yours
-        else:
-            conflicts.append(path)
+        elif mine is None or yours is None:
+            conflicts.append(path)  # modify/delete
             continue
+        else:
+            chosen = merge_lines(was or "", mine, yours)
+            if chosen is None:
+                conflicts.append(path)
+                continue
         if chosen is not None:
             merged[path] = chosen
     return merged, conflicts
+
+
+@dataclass(frozen=True)
+class _Hunk:
+    """Base lines [start, end) replaced by ``lines`` on one side."""
+
+    side: int
+    start: int
+    end: int
+    lines: tuple[str, ...]
+
+
+def merge_lines(base: str, ours: str, theirs: str) -> str | None:
+    """Merge two edits of ``base`` line by line, or None on a conflict. Hunks that overlap or
+    touch (no unchanged base line between them) conflict unless both sides made the same
+    change there; git refuses adjacent edits too, because neither side saw the other's context."""
+    was = base.splitlines(keepends=True)
+    hunks = sorted([*_hunks(was, ours, 0), *_hunks(was, theirs, 1)], key=lambda h: (h.start, h.end))
+    result: list[str] = []
+    position = 0
+    index = 0
+    while index < len(hunks):
+        group = [hunks[index]]
+        end = hunks[index].end
+        index += 1
+        while index < len(hunks) and hunks[index].start <= end:
+            group.append(hunks[index])
+            end = max(end, hunks[index].end)
+            index += 1
+        start = group[0].start
+        sides = [_apply(was, start, end, [h for h in group if h.side == side]) for side in (0, 1)]
+        if len({h.side for h in group}) == 2 and sides[0] != sides[1]:
+            return None
+        changed = sides[0] if any(h.side == 0 for h in group) else sides[1]
+        result += was[position:start]
+        result += changed
+        position = end
+    result += was[position:]
+    return "".join(result)
+
+
+def _hunks(was: list[str], text: str, side: int) -> list[_Hunk]:
+    now = text.splitlines(keepends=True)
+    matcher = difflib.SequenceMatcher(None, was, now, autojunk=False)
+    return [
+        _Hunk(side, i1, i2, tuple(now[j1:j2]))
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+        if tag != "equal"
+    ]
+
+
+def _apply(was: list[str], start: int, end: int, hunks: list[_Hunk]) -> list[str]:
+    """Base lines [start, end) with one side's (non-overlapping, sorted) hunks applied."""
+    out: list[str] = []
+    position = start
+    for hunk in hunks:
+        out += was[position : hunk.start]
+        out += hunk.lines
+        position = hunk.end
+    out += was[position:end]
+    return out

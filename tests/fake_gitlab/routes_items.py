@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .pagination import paginated
-from .project import FakeProject, Issue, Item, MergeConflict, MergeRequest, Note
+from .project import FakeProject, Issue, Item, MergeRequest, Note
 from .routing import Ctx, Route, route
 from .views import issue_json, merge_request_json, note_json
 from .wire import (
@@ -33,7 +33,7 @@ def _kind(ctx: Ctx) -> str:
     return ctx.call.params["kind"]
 
 
-def _item(ctx: Ctx) -> Item:
+def find_item(ctx: Ctx) -> Item:
     iid = ctx.call.params["iid"]
     number = int(iid) if iid.isdigit() else -1
     item: Item | None
@@ -145,7 +145,7 @@ def list_items(ctx: Ctx) -> Reply:
 
 
 def get_item(ctx: Ctx) -> Reply:
-    return json_reply(_render(ctx)(_item(ctx)))
+    return json_reply(_render(ctx)(find_item(ctx)))
 
 
 # --- creating --------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def _refuse_duplicate(project: FakeProject, source: str, iid: int | None) -> Non
 
 
 def update_item(ctx: Ctx) -> Reply:
-    item, call = _item(ctx), ctx.call
+    item, call = find_item(ctx), ctx.call
     editable = MR_EDITABLE if isinstance(item, MergeRequest) else EDITABLE
     if not any(call.has(name) for name in editable):
         names = ", ".join(editable)
@@ -256,25 +256,6 @@ def _update_branches(project: FakeProject, mr: MergeRequest, call: Call, event: 
         mr.remove_source_branch = bool(call.flag("remove_source_branch"))
 
 
-def merge_merge_request(ctx: Ctx) -> Reply:
-    mr = _item(ctx)
-    assert isinstance(mr, MergeRequest)
-    if mr.state != "opened":
-        raise bad_request("405 Method Not Allowed", 405)
-    expected = ctx.call.text("sha")
-    if expected and expected != ctx.project.current_sha(mr):
-        raise bad_request(
-            f"SHA does not match HEAD of source branch: {ctx.project.current_sha(mr)}", 409
-        )
-    if ctx.call.flag("should_remove_source_branch"):
-        mr.remove_source_branch = True
-    try:
-        ctx.project.merge(mr, ctx.bot)
-    except MergeConflict:
-        raise bad_request("Branch cannot be merged", 422) from None
-    return json_reply(merge_request_json(ctx.project, mr, ctx.call.base_url))
-
-
 def _unique(labels: list[str]) -> list[str]:
     return list(dict.fromkeys(labels))
 
@@ -291,7 +272,7 @@ def _note(ctx: Ctx, item: Item) -> Note:
 
 
 def list_notes(ctx: Ctx) -> Reply:
-    item = _item(ctx)
+    item = find_item(ctx)
     order_by = ctx.call.text("order_by") or "created_at"
     if order_by not in ("created_at", "updated_at"):
         raise invalid("order_by", "does not have a valid value")
@@ -303,27 +284,27 @@ def list_notes(ctx: Ctx) -> Reply:
 
 
 def get_note(ctx: Ctx) -> Reply:
-    item = _item(ctx)
+    item = find_item(ctx)
     return json_reply(note_json(_note(ctx, item), item, ctx.call.base_url))
 
 
 def create_note(ctx: Ctx) -> Reply:
     ctx.call.require("body")
-    item = _item(ctx)
+    item = find_item(ctx)
     note = ctx.project.add_note(item, str(ctx.call.text("body")), ctx.bot)
     return json_reply(note_json(note, item, ctx.call.base_url), 201)
 
 
 def update_note(ctx: Ctx) -> Reply:
     ctx.call.require("body")
-    item = _item(ctx)
+    item = find_item(ctx)
     note = _note(ctx, item)
     note.body, note.updated_at = str(ctx.call.text("body")), ctx.project.clock()
     return json_reply(note_json(note, item, ctx.call.base_url))
 
 
 def delete_note(ctx: Ctx) -> Reply:
-    item = _item(ctx)
+    item = find_item(ctx)
     item.notes.remove(_note(ctx, item))
     return no_content()
 
@@ -340,5 +321,4 @@ ROUTES: tuple[Route, ...] = (
     route("DELETE", f"{ITEMS}/{{iid}}/notes/{{note_id}}", delete_note),
     route("POST", "projects/{id}/issues", create_issue),
     route("POST", "projects/{id}/merge_requests", create_merge_request),
-    route("PUT", "projects/{id}/merge_requests/{iid}/merge", merge_merge_request),
 )

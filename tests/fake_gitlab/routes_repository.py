@@ -212,7 +212,7 @@ def create_branch(ctx: Ctx) -> Reply:
     commit = repo.resolve(ref)
     if commit is None:
         raise bad_request(f"Invalid reference name: {ref}")
-    repo.branches[name] = commit.id
+    repo.set_branch(name, commit.id)
     return json_reply(branch_json(ctx.project, name, ctx.call.base_url), 201)
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypedDict, Unpack
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import routes_items, routes_repository
+from . import routes_items, routes_merge, routes_pipelines, routes_repository
 from .project import FakeProject, Ids, User
 from .repository import Clock
 from .routing import Ctx, Route, find, route
@@ -236,7 +236,12 @@ class FakeGitLab:
         self.project.close_merge_request(iid)
 
     def merge_merge_request(self, iid: int) -> str:
+        """Merge as a maintainer from the UI; raises MergeConflict when GitLab would refuse."""
         return self.project.merge_merge_request(iid)
+
+    def set_pipeline(self, ref_or_sha: str, status: str, *, new: bool = False) -> int:
+        """Report a CI status for a branch head or commit; see FakeProject.set_pipeline."""
+        return self.project.set_pipeline(ref_or_sha, status, new=new)
 
     # --- request handling ------------------------------------------------------------------
 
@@ -354,6 +359,8 @@ ROUTES: tuple[Route, ...] = (
     route("GET", "projects/{id}", get_project),
     *routes_repository.ROUTES,
     *routes_items.ROUTES,
+    *routes_merge.ROUTES,
+    *routes_pipelines.ROUTES,
 )
 
 

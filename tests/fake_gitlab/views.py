@@ -1,7 +1,7 @@
 """JSON shapes of GitLab REST v4 entities, with the fields clients commonly read.
 
 Field names and types follow the GitLab API reference; values the fake does not model
-(pipelines, milestones, approvals) are present with their "nothing here" value so that code
+(milestones, approvals, jobs) are present with their "nothing here" value so that code
 reading them does not break.
 """
 
@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from .mergeability import is_draft
+from .pipelines import Pipeline
 from .project import FakeProject, Issue, Item, MergeRequest, Note, User
 from .repository import Commit, blob_id, encode
 from .wire import iso
@@ -67,7 +69,8 @@ def project_json(project: FakeProject, base_url: str) -> Json:
         },
         "merge_requests_enabled": True,
         "issues_enabled": True,
-        "merge_method": "merge",
+        "merge_method": project.merge_method,
+        "only_allow_merge_if_pipeline_succeeds": project.only_allow_merge_if_pipeline_succeeds,
         "remove_source_branch_after_merge": True,
         "created_at": None,
         "last_activity_at": None,
@@ -178,8 +181,52 @@ def issue_json(project: FakeProject, issue: Issue, base_url: str) -> Json:
     }
 
 
+def pipeline_json(project: FakeProject, pipeline: Pipeline, base_url: str) -> Json:
+    """The short form, as pipeline lists and a merge request's ``pipeline`` give it."""
+    return {
+        "id": pipeline.id,
+        "iid": pipeline.iid,
+        "project_id": pipeline.project_id,
+        "sha": pipeline.sha,
+        "ref": pipeline.ref,
+        "status": pipeline.status,
+        "source": pipeline.source,
+        "created_at": iso(pipeline.created_at),
+        "updated_at": iso(pipeline.updated_at),
+        "web_url": f"{project_url(project, base_url)}/-/pipelines/{pipeline.id}",
+    }
+
+
+def pipeline_detail_json(project: FakeProject, pipeline: Pipeline, base_url: str) -> Json:
+    """The single-pipeline form, also a merge request's ``head_pipeline``."""
+    started, finished = pipeline.started_at, pipeline.finished_at
+    duration = int((finished - started).total_seconds()) if started and finished else None
+    return {
+        **pipeline_json(project, pipeline, base_url),
+        "before_sha": "0" * 40,
+        "tag": False,
+        "yaml_errors": None,
+        "user": None,
+        "started_at": iso(started),
+        "finished_at": iso(finished),
+        "committed_at": None,
+        "duration": duration,
+        "queued_duration": None,
+        "coverage": None,
+        "detailed_status": {
+            "icon": f"status_{pipeline.status}",
+            "text": pipeline.status,
+            "label": pipeline.status,
+            "group": pipeline.status,
+        },
+    }
+
+
 def merge_request_json(project: FakeProject, mr: MergeRequest, base_url: str) -> Json:
-    conflicts = bool(project.conflicts(mr)) if mr.state == "opened" else False
+    state = project.mergeability(mr)
+    head = project.head_pipeline(mr)
+    auto_merge = mr.auto_merge_by is not None
+    merge_user = mr.merged_by or mr.auto_merge_by
     return {
         **_item_json(project, mr, "merge_requests", base_url),
         "source_branch": mr.source_branch,
@@ -191,13 +238,18 @@ def merge_request_json(project: FakeProject, mr: MergeRequest, base_url: str) ->
         "squash_commit_sha": None,
         "merged_at": iso(mr.merged_at),
         "merged_by": user_json(mr.merged_by, base_url) if mr.merged_by else None,
-        "merge_user": user_json(mr.merged_by, base_url) if mr.merged_by else None,
+        "merge_user": user_json(merge_user, base_url) if merge_user else None,
         "closed_by": user_json(mr.closed_by, base_url) if mr.closed_by else None,
-        "draft": mr.title.lower().startswith(("draft:", "[draft]", "(draft)")),
-        "work_in_progress": mr.title.lower().startswith(("draft:", "[draft]", "(draft)")),
-        "merge_status": "cannot_be_merged" if conflicts else "can_be_merged",
-        "detailed_merge_status": "conflict" if conflicts else "mergeable",
-        "has_conflicts": conflicts,
+        "draft": is_draft(mr),
+        "work_in_progress": is_draft(mr),
+        "merge_status": state.merge_status,
+        "detailed_merge_status": state.detailed,
+        "has_conflicts": state.has_conflicts,
+        "diverged_commits_count": project.diverged_commits_count(mr),
+        "merge_when_pipeline_succeeds": auto_merge,
+        "auto_merge_enabled": auto_merge,
+        "head_pipeline": pipeline_detail_json(project, head, base_url) if head else None,
+        "pipeline": pipeline_json(project, head, base_url) if head else None,
         "force_remove_source_branch": mr.remove_source_branch,
         "should_remove_source_branch": None,
         "squash": False,
