@@ -9,7 +9,18 @@ from fake_gitlab import FakeGitLab, running_fake_gitlab
 
 from bot.config import Config, GitLabConfig
 from bot.errors import ConfigError, ForgeError
-from bot.forge import Forge, ForgeConflict, MergeRequestState, marker, require_project, trailer
+from bot.forge import (
+    AutoMerge,
+    Forge,
+    ForgeConflict,
+    Mergeability,
+    MergeRequestState,
+    MergeRequestStatus,
+    PipelineStatus,
+    marker,
+    require_project,
+    trailer,
+)
 from bot.forge.gitlab import GitLabForge
 from bot.model import FileEdit, MergeRequestPlan
 
@@ -180,3 +191,41 @@ def test_require_project_names_the_key_and_the_file() -> None:
     with pytest.raises(ConfigError, match=r"recipe-bot\.yaml, key 'gitlab': .* to serve"):
         require_project(Config(source="recipe-bot.yaml"), "to serve")
     require_project(Config(gitlab=GitLabConfig(url="https://g", project="p")), "to serve")
+
+
+def test_mergeability_and_pipelines_in_neutral_terms(fake: FakeGitLab, forge: GitLabForge) -> None:
+    """Conflict, behind (fast-forward projects), not yet computed, and the head pipeline."""
+    open_one(forge)
+    (mr,) = forge.bot_merge_requests("recipe-bot/")
+    assert forge.merge_request_status(mr.number) == MergeRequestStatus(Mergeability.MERGEABLE)
+    fake.push_to_branch("main", {"attrs/meta.yaml": "version: 0\n"})
+    assert forge.merge_request_status(mr.number).mergeability is Mergeability.CONFLICT
+    fake.project.async_mergeability = True
+    fake.push_to_branch("recipe-bot/attrs", {"attrs/meta.yaml": "version: 0\n", "x": "1\n"})
+    assert forge.merge_request_status(mr.number).mergeability is Mergeability.UNKNOWN
+    fake.project.async_mergeability = False
+    fake.project.merge_method = "ff"
+    fake.push_to_branch("main", {"README.md": "moved on\n"})
+    assert forge.merge_request_status(mr.number).mergeability is Mergeability.BEHIND
+    fake.set_pipeline("recipe-bot/attrs", "failed")
+    pipeline = forge.merge_request_status(mr.number).pipeline
+    assert pipeline is not None and pipeline.status is PipelineStatus.FAILED
+    assert pipeline.web_url and "/pipelines/" in pipeline.web_url
+
+
+def test_auto_merge_arms_merges_or_is_refused_in_words(
+    fake: FakeGitLab, forge: GitLabForge
+) -> None:
+    """A running pipeline arms it; a stale sha is a refusal returned, not raised; none merges."""
+    open_one(forge)
+    (mr,) = forge.bot_merge_requests("recipe-bot/")
+    head = forge.branch_head(mr.branch)
+    assert head is not None
+    refused = forge.enable_auto_merge(mr.number, "0" * 40)
+    assert refused.refusal is not None and refused.refusal.startswith("409")
+    fake.set_pipeline(head.sha, "running")
+    assert forge.enable_auto_merge(mr.number, head.sha) == AutoMerge(armed=True)
+    assert forge.merge_request_status(mr.number).auto_merge is True
+    fake.set_pipeline(head.sha, "success")
+    (merged,) = forge.bot_merge_requests("recipe-bot/")
+    assert merged.state is MergeRequestState.MERGED

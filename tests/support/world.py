@@ -84,8 +84,9 @@ class LocalPyPI:
         )
         for version, requires_dist in (requires or {}).items():
             info = {"name": name, "version": version, "requires_dist": requires_dist}
+            body = json.dumps({"info": info})
             self.server.routes[f"/pypi/{name}/{version}/json"] = (
-                lambda _request, body=json.dumps({"info": info}): json_reply(body)
+                lambda _request, body=body: json_reply(body)
             )
 
     def replace_file(self, name: str, version: str) -> str:
