@@ -156,7 +156,10 @@ def test_the_pep440_reading_is_kept_for_pep440_versions_only() -> None:
         ("1_2_3", "1.2.3"),
         ("openssl-1_1_1w", "1.1.1w"),
         ("v2_0", "2.0"),
-        ("1.2_3", "1.2_3"),  # a dot already separates: the underscore is the upstream's own
+        # A dot already separates: the underscore is the upstream's own.
+        ("1.2_3", "1.2_3"),
+        ("1_2.3", "1_2.3"),
+        ("2024_rc1", "2024_rc1"),  # an underscore before a word joins no numbers
         ("rc_1.0", "1.0"),
     ],
 )
