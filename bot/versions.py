@@ -36,8 +36,10 @@ _LOOSE = re.compile(r"^(\d+(?:[._]\d+)*)(.*)$")
 # part is a release component, so `1.3-7` and `1.3_7` are equal and sort above `1.3_6`. PEP 440
 # would read `1.3-7` as the post-release 1.3.post7, which `1.3_6` (1.3.6) would outrank.
 _SEPARATED = re.compile(r"^\d+(?:[._-]\d+)*[_-]\d+(?:[._-]\d+)*$")
+# The number may follow a separator (semver's `1.0.0-beta.2.x`): without it, beta.2 and beta.10
+# would both read as beta 0 and tie.
 _PRE_WORDS = re.compile(
-    r"(?i)(alpha|beta|preview|pre|rc|dev|snapshot|nightly|a(?=\d)|b(?=\d)|c(?=\d))(\d*)"
+    r"(?i)(alpha|beta|preview|pre|rc|dev|snapshot|nightly|a(?=\d)|b(?=\d)|c(?=\d))[-_.]?(\d*)"
 )
 _PRE_RANK = {
     "dev": -1,
