@@ -11,7 +11,7 @@ import pytest
 import checkers
 from checkers import BUILTIN, DETECTION_ORDER, listing
 from checkers._tags import VERSION
-from checkers.api import COMMON_OPTIONS
+from checkers.api import COMMON_OPTIONS, Options
 
 HERE = Path(__file__).parent
 
@@ -188,10 +188,19 @@ def test_registry_matches_the_modules_on_disk() -> None:
 
 @pytest.mark.parametrize("name", sorted(BUILTIN))
 def test_checkers_follow_the_protocol(name: str) -> None:
-    """OPTIONS is a frozenset disjoint from the common options; detect and releases exist."""
+    """OPTIONS and SETTINGS are typed declarations under the checker's name, options disjoint
+    from the common ones, every default valid for its own kind; detect and releases exist."""
     checker = BUILTIN[name]
-    assert isinstance(checker.OPTIONS, frozenset)
+    assert isinstance(checker.OPTIONS, Options) and checker.OPTIONS.typed
+    assert isinstance(checker.SETTINGS, Options) and checker.SETTINGS.typed
     assert not checker.OPTIONS & COMMON_OPTIONS
+    for declared in (checker.OPTIONS, checker.SETTINGS):
+        assert declared.checker == name
+        for option in declared.by_name.values():
+            assert option.default is None or not option.required
+            if option.default is not None:
+                assert option.kind.parse(option.default) == option.default
+            assert option.token_for is None or option.token_for in checker.SETTINGS
     assert callable(checker.detect) and callable(checker.releases)
 
 
