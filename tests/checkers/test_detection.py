@@ -207,3 +207,13 @@ def test_checkers_follow_the_protocol(name: str) -> None:
 def test_crawl_is_never_detected() -> None:
     """Crawling is explicit only: it is not in the detection order."""
     assert "crawl" not in DETECTION_ORDER and set(DETECTION_ORDER) <= set(BUILTIN)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_readme_lists_every_declared_option(name: str) -> None:
+    """README's checker table names each option the checker declares, and no other."""
+    readme = (Path(checkers.__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    (row,) = [line for line in readme.splitlines() if line.startswith(f"| `{name}` |")]
+    documented = set(re.findall(r"`(\w+)` \(|`(\w+)`[,|]", row.split("|")[2]))
+    names = {first or second for first, second in documented}
+    assert names == set(BUILTIN[name].OPTIONS)
