@@ -47,7 +47,7 @@ def resolve(recipe: Recipe, config: Config, registry: Mapping[str, Checker]) -> 
     detected: dict[str, Any] = {}
     if name is None:
         name, detected = _detect(recipe, registry)
-    elif name not in registry:
+    elif not isinstance(name, str) or name not in registry:
         raise CheckerConfigError(f"unknown checker {name!r} (known: {', '.join(sorted(registry))})")
     else:
         detected = _claim(registry[name], recipe) or {}

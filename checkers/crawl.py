@@ -43,6 +43,8 @@ from checkers.api import (
 
 MAX_PAGES = 50
 MAX_DEPTH = 3
+MAX_BYTES = 20 * 1024 * 1024  # for the whole crawl
+
 START = Option("url", URL, required=True)
 PATTERN = Option("pattern", VERSION_REGEX, required=True)
 PAGES = Option("max_pages", count(1), default=MAX_PAGES)
@@ -51,7 +53,6 @@ ALLOW = Option("allow", URL_PREFIXES)  # default: the start page's directory
 OPTIONS = Options(START, PATTERN, PAGES, DEPTH, ALLOW, checker="crawl")
 SETTINGS = Options(checker="crawl", what="setting")
 
-MAX_BYTES = 20 * 1024 * 1024  # for the whole crawl
 # Links that are no pages: fetching them would only spend the byte budget.
 _NOT_PAGES = (
     *ARCHIVE_EXTENSIONS, ".pdf", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".ico",

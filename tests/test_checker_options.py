@@ -312,3 +312,9 @@ def test_builtin_checkers_need_no_plugins_to_resolve() -> None:
     found = resolve(Recipe("w", "w/meta.yaml", "conda-v0", "1.0", (source,)), Config(), BUILTIN)
     assert found.checker_name == "github"
     assert found.options[github.REPO] == "octo/widget" and found.options[github.TAGS] is False
+
+
+def test_a_checker_that_is_no_name_is_an_unknown_checker() -> None:
+    """`checker: [pypi]` in a recipe is refused by name, not a crash."""
+    with pytest.raises(CheckerConfigError, match="unknown checker"):
+        resolve(recipe(checker=["pypi"]), Config(), BUILTIN)
