@@ -3,7 +3,9 @@
 Every key is declared here with its type and default; an unknown key, a wrong type or a bad
 value stops the command with a message that names the file and the key
 (`limits.open_merge_requests`).
-Per-recipe options are checked against the options their checker declares.
+Checker settings (`checkers:`) and per-recipe options (`recipes:`) are checked against what
+each checker declares (checkers.api `Options`): the built-in checkers' settings here, all of it
+against the loaded registry in `validate_checkers`.
 """
 
 from __future__ import annotations
@@ -15,15 +17,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from bot.errors import ConfigError
+from bot.errors import CheckerConfigError, ConfigError
 from bot.http import HttpSettings
 from bot.nesting import TooDeep, check_nesting
+from checkers import BUILTIN, load_registry
+from checkers.api import (
+    COMMON,
+    COMMON_OPTIONS,
+    Checker,
+    check_recipe_options,
+    options_of,
+    settings_of,
+)
 
 CONFIG_NAME = "recipe-bot.yaml"
 
@@ -112,16 +123,22 @@ class Config:
     serve: ServeConfig = ServeConfig()
     source: str | None = None  # the file this came from, for messages
 
-    def http_settings(self, environ: Mapping[str, str] | None = None) -> HttpSettings:
-        """The HTTP layer's settings, with tokens resolved from the environment by host."""
+    def http_settings(
+        self,
+        environ: Mapping[str, str] | None = None,
+        registry: Mapping[str, Checker] | None = None,
+    ) -> HttpSettings:
+        """The HTTP layer's settings, with tokens resolved from the environment by host.
+
+        Each checker setting declared `token_for` names an environment variable; its value goes
+        to the host of that checker's URL setting (GitHub's token to its API host).
+        """
         env = os.environ if environ is None else environ
         tokens: dict[str, str] = {}
-        github = self.checkers.get("github", {})
-        token = env.get(str(github.get("token_env", "GITHUB_TOKEN")), "")
-        if token:
-            api_url = str(github.get("api_url", "https://api.github.com"))
-            host = _host(api_url)
-            tokens[host] = f"Bearer {token}"
+        for binding in self._tokens(registry):
+            token = env.get(binding.env, "")
+            if token and binding.host:
+                tokens[binding.host] = f"Bearer {token}"
         return HttpSettings(
             timeout=self.http.timeout,
             concurrency=self.http.concurrency,
@@ -131,14 +148,33 @@ class Config:
             tokens=tokens,
         )
 
+    def secret_env_names(self, registry: Mapping[str, Checker] | None = None) -> list[str]:
+        """Every environment variable this configuration reads a secret from, for redaction."""
+        names = [self.gitlab.token_env, self.serve.webhook_secret_env]
+        return names + [binding.env for binding in self._tokens(registry)]
 
-# Checker settings (`checkers:`) known for the built-in checkers; plugins take any mapping.
-CHECKER_SETTINGS = {
-    "pypi": {"url"},
-    "github": {"api_url", "token_env"},
-    "listing": set(),
-    "crawl": set(),
-}
+    def _tokens(self, registry: Mapping[str, Checker] | None) -> list[_Token]:
+        found = []
+        for name, checker in (load_registry() if registry is None else registry).items():
+            declared = settings_of(checker)
+            if declared is None:
+                continue
+            try:
+                values = declared.read(self.checkers.get(name, {}))
+            except CheckerConfigError:
+                continue  # validate_checkers reports it; a bad setting sends no token
+            for option in declared.by_name.values():
+                if option.token_for is not None and option.name in values:
+                    url = values.get(option.token_for)
+                    host = (urlsplit(url).hostname or "") if isinstance(url, str) else ""
+                    found.append(_Token(env=values[option.name], host=host))
+        return found
+
+
+@dataclass(frozen=True)
+class _Token:
+    env: str  # the environment variable holding it
+    host: str  # where the HTTP layer sends it
 
 
 def find_config(recipes_dir: str | os.PathLike[str], explicit: str | None) -> Path | None:
@@ -183,31 +219,62 @@ def parse_config(data: Any, *, file: str | None = None) -> Config:
     return config
 
 
-def validate_recipe_options(
-    name: str, options: Mapping[str, Any], allowed: frozenset[str], *, where: str, file: str | None
-) -> None:
-    """Check a recipe's options (config or `extra: update_check:`) against its checker."""
-    for key in options:
-        if key not in allowed:
+def validate_checkers(config: Config, registry: Mapping[str, Checker]) -> None:
+    """Check `checkers:` settings and `recipes:` options against what each checker declares,
+    naming the key (`recipes.foo.max_pages`) and the file."""
+    file = config.source
+    for name, settings in config.checkers.items():
+        if name not in registry:
             raise ConfigError(
-                f"unknown option for recipe {name!r} (known: {', '.join(sorted(allowed))})",
-                key=f"{where}.{key}",
+                f"unknown checker (known: {', '.join(sorted(registry))})",
+                key=f"checkers.{name}",
                 file=file,
             )
-    if "allowed" in options:
-        try:
-            SpecifierSet(str(options["allowed"]))
-        except InvalidSpecifier:
+        declared = settings_of(registry[name])
+        if declared is not None:
+            declared.check(settings, where=f"checkers.{name}", file=file)
+    for recipe, options in config.recipes.items():
+        where = f"recipes.{recipe}"
+        checker = options.get("checker")
+        if checker is None:
+            # Detection picks the checker later: each option must suit one that declares it.
+            _check_for_any_checker(options, registry, where=where, file=file)
+        elif isinstance(checker, str) and checker in registry:
+            check_recipe_options(
+                options, options_of(registry[checker], checker), where=where, file=file
+            )
+        else:
             raise ConfigError(
-                f"not a version specifier: {options['allowed']!r}",
-                key=f"{where}.allowed",
+                f"unknown checker {checker!r} (known: {', '.join(sorted(registry))})",
+                key=f"{where}.checker",
                 file=file,
-            ) from None
-    ignore = options.get("ignore", [])
-    if not isinstance(ignore, list) or not all(
-        isinstance(item, str | int | float) for item in ignore
-    ):
-        raise ConfigError("must be a list of versions or regexes", key=f"{where}.ignore", file=file)
+            )
+
+
+def _check_for_any_checker(
+    options: Mapping[str, Any], registry: Mapping[str, Checker], *, where: str, file: str | None
+) -> None:
+    declared = [options_of(checker, name) for name, checker in registry.items()]
+    COMMON.check({k: v for k, v in options.items() if k in COMMON}, where=where, file=file)
+    for key, value in options.items():
+        if key in COMMON:
+            continue
+        owners = [spec for spec in declared if key in spec]
+        if not owners:
+            known = sorted(COMMON_OPTIONS.union(*declared))
+            raise ConfigError(
+                f"unknown option (known: {', '.join(known)})", key=f"{where}.{key}", file=file
+            )
+        errors = []
+        for spec in owners:
+            try:
+                spec.check({key: value}, where=where, file=file)
+            except ConfigError as exc:
+                errors.append(exc)
+            else:
+                break
+        else:
+            raise errors[0]
 
 
 # --- the generic part: mapping -> frozen dataclass, with key paths in every message ----------
@@ -295,13 +362,12 @@ def _validate(config: Config, file: str | None) -> None:
         raise ConfigError("must be at least 1", key="http.concurrency/per_host", file=file)
     if config.http.timeout <= 0:
         raise ConfigError("must be more than 0", key="http.timeout", file=file)
+    # Settings of the built-in checkers are known without the plugins (validate_checkers
+    # checks every checker's, once the registry is loaded).
     for name, settings in config.checkers.items():
-        known = CHECKER_SETTINGS.get(name)
-        for key in settings if known is not None else ():
-            if key not in known:  # type: ignore[operator]
-                raise ConfigError(
-                    f"unknown setting for checker {name!r}", key=f"checkers.{name}.{key}", file=file
-                )
+        declared = settings_of(BUILTIN[name]) if name in BUILTIN else None
+        if declared is not None:
+            declared.check(settings, where=f"checkers.{name}", file=file)
     if config.merge_requests.rebase not in REBASE_POLICIES:
         raise ConfigError(
             f"must be one of {', '.join(REBASE_POLICIES)}, not {config.merge_requests.rebase!r}",
@@ -321,9 +387,3 @@ def _validate(config: Config, file: str | None) -> None:
     for key, value in paths:
         if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts):
             raise ConfigError("must be a path inside the recipes directory", key=key, file=file)
-
-
-def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).hostname or ""

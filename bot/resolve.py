@@ -13,59 +13,79 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from bot.config import Config, validate_recipe_options
+from bot.config import Config, validate_checkers
 from bot.errors import CheckerConfigError, ConfigError, NoChecker
 from bot.formats import get_format
 from bot.model import Recipe
 from bot.versions import Policy
 from checkers import DETECTION_ORDER, Checker
-from checkers.api import COMMON_OPTIONS
+from checkers.api import (
+    ALLOWED,
+    CHANGELOG,
+    DISABLED,
+    IGNORE,
+    PRERELEASES,
+    Values,
+    check_recipe_options,
+    options_of,
+)
 
 
 @dataclass(frozen=True)
 class Resolved:
     checker_name: str
     checker: Checker
-    options: Mapping[str, Any]  # the checker's own options only
+    options: Mapping[str, Any]  # the checker's own options only, parsed (checkers.api Values)
     policy: Policy
     changelog: str | None  # a template with {version}, from the options
     disabled: bool
 
 
 def resolve(recipe: Recipe, config: Config, registry: Mapping[str, Checker]) -> Resolved:
-    explicit = {**dict(recipe.update_check), **dict(config.recipes.get(recipe.name, {}))}
-    name = explicit.get("checker")
+    in_recipe = dict(recipe.update_check)
+    in_config = dict(config.recipes.get(recipe.name, {}))
+    name = {**in_recipe, **in_config}.get("checker")
     detected: dict[str, Any] = {}
     if name is None:
         name, detected = _detect(recipe, registry)
-    elif name not in registry:
+    elif not isinstance(name, str) or name not in registry:
         raise CheckerConfigError(f"unknown checker {name!r} (known: {', '.join(sorted(registry))})")
     else:
         detected = _claim(registry[name], recipe) or {}
     checker = registry[name]
-    allowed = COMMON_OPTIONS | frozenset(getattr(checker, "OPTIONS", frozenset()))
+    declared = options_of(checker, name)
     try:
-        validate_recipe_options(
-            recipe.name, explicit, allowed, where=f"recipes.{recipe.name}", file=None
+        # Each place is checked on its own, so the message names where the bad value is.
+        recipe_common, recipe_own = check_recipe_options(
+            in_recipe, declared, where="extra.update_check", file=recipe.path
         )
+        config_common, config_own = check_recipe_options(
+            in_config, declared, where=f"recipes.{recipe.name}", file=config.source
+        )
+        # Detected options are the checker's own making; checked all the same.
+        found = declared.check(detected, where="detected", file=recipe.path)
     except ConfigError as exc:
         raise CheckerConfigError(exc.message) from None
-    options = {**detected, **{k: v for k, v in explicit.items() if k not in COMMON_OPTIONS}}
+    # The config file wins over the recipe, both over detection.
+    options = Values(declared, {**found.given, **recipe_own.given, **config_own.given})
+    common = Values(recipe_common.spec, {**recipe_common.given, **config_common.given})
     return Resolved(
         checker_name=name,
         checker=checker,
         options=options,
-        policy=policy_for(explicit, config),
-        changelog=explicit.get("changelog"),
-        disabled=bool(explicit.get("disabled", False)),
+        policy=policy_for(common, config),
+        changelog=common.optional(CHANGELOG),
+        disabled=common[DISABLED],
     )
 
 
-def policy_for(options: Mapping[str, Any], config: Config) -> Policy:
+def policy_for(common: Values, config: Config) -> Policy:
+    """The version policy from a recipe's common options, `versions:` filling the gaps."""
+    prereleases = common.optional(PRERELEASES)
     return Policy(
-        prereleases=bool(options.get("prereleases", config.versions.prereleases)),
-        ignore=tuple(str(item) for item in options.get("ignore", ())),
-        allowed=str(options["allowed"]) if options.get("allowed") else None,
+        prereleases=config.versions.prereleases if prereleases is None else prereleases,
+        ignore=common[IGNORE],
+        allowed=common.optional(ALLOWED) or None,
         minimum_release_age=timedelta(days=config.versions.minimum_release_age),
     )
 
@@ -100,21 +120,6 @@ def checker_name_for(recipe: Recipe, config: Config, registry: Mapping[str, Chec
 
 
 def validate_config_recipes(config: Config, registry: Mapping[str, Checker]) -> None:
-    """Check `recipes:` in the config file against the checkers, naming the key and the file."""
-    every_option = COMMON_OPTIONS.union(
-        *(getattr(c, "OPTIONS", frozenset()) for c in registry.values())
-    )
-    for name, options in config.recipes.items():
-        checker = options.get("checker")
-        if checker is not None and checker not in registry:
-            raise ConfigError(
-                f"unknown checker {checker!r} (known: {', '.join(sorted(registry))})",
-                key=f"recipes.{name}.checker",
-                file=config.source,
-            )
-        allowed = (
-            COMMON_OPTIONS | frozenset(getattr(registry[checker], "OPTIONS", frozenset()))
-            if checker is not None
-            else every_option
-        )
-        validate_recipe_options(name, options, allowed, where=f"recipes.{name}", file=config.source)
+    """Check `checkers:` and `recipes:` in the config file against the checkers, naming the
+    key and the file (bot.config.validate_checkers; kept here for its callers)."""
+    validate_checkers(config, registry)

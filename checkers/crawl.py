@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 from urllib.robotparser import RobotFileParser
 
 from bot.errors import (
-    CheckerConfigError,
     RateLimited,
     ResponseTooLarge,
     UpstreamError,
@@ -30,14 +29,30 @@ from bot.errors import (
 from bot.http import Page
 from bot.model import Recipe, Release
 from checkers._links import file_name, page_links
-from checkers._tags import ARCHIVE_EXTENSIONS, compile_pattern, dedupe, match_version
-from checkers.api import CheckContext, require
-
-OPTIONS = frozenset({"url", "pattern", "max_pages", "max_depth", "allow"})
+from checkers._tags import ARCHIVE_EXTENSIONS, dedupe, match_version
+from checkers.api import (
+    URL,
+    URL_PREFIXES,
+    VERSION_REGEX,
+    CheckContext,
+    Option,
+    Options,
+    Values,
+    count,
+)
 
 MAX_PAGES = 50
 MAX_DEPTH = 3
 MAX_BYTES = 20 * 1024 * 1024  # for the whole crawl
+
+START = Option("url", URL, required=True)
+PATTERN = Option("pattern", VERSION_REGEX, required=True)
+PAGES = Option("max_pages", count(1), default=MAX_PAGES)
+DEPTH = Option("max_depth", count(0), default=MAX_DEPTH)
+ALLOW = Option("allow", URL_PREFIXES)  # default: the start page's directory
+OPTIONS = Options(START, PATTERN, PAGES, DEPTH, ALLOW, checker="crawl")
+SETTINGS = Options(checker="crawl", what="setting")
+
 # Links that are no pages: fetching them would only spend the byte budget.
 _NOT_PAGES = (
     *ARCHIVE_EXTENSIONS, ".pdf", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".ico",
@@ -61,9 +76,9 @@ def detect(url: str) -> dict[str, Any] | None:
 
 
 def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> list[Release]:
-    start = _normal(str(require(options, "url", "crawl")))
-    pattern = compile_pattern(require(options, "pattern", "crawl"), "crawl")
-    crawl = _Crawl(ctx, pattern, _limits(options, start))
+    given = OPTIONS.read(options)
+    start = _normal(given[START])
+    crawl = _Crawl(ctx, given[PATTERN], _limits(given, start))
     found = crawl.run(start)
     ctx.log.debug("crawl_done", url=start, pages=crawl.pages, bytes=crawl.bytes, found=len(found))
     return dedupe(found)
@@ -151,25 +166,21 @@ class _Crawl:
 class _Robots:
     """robots.txt per site (scheme, host, port), fetched through the shared HTTP layer.
 
-    Kept in the run's memo (`Http.memo`) when the client has one, so a site many recipes crawl
-    is asked once per run; else per crawl. Only answers are kept: a site down is asked again.
+    Kept in the run's memo (`ctx.memo`), so a site many recipes crawl is asked once per run.
+    Only answers are kept: a site down is asked again.
     """
 
     def __init__(self, ctx: CheckContext) -> None:
         self.ctx = ctx
         self.agent = ctx.http.settings.user_agent
-        memo = getattr(ctx.http, "memo", None)
-        self.parsers: MutableMapping[Any, RobotFileParser | None] = {} if memo is None else memo
 
     def allowed(self, url: str) -> bool:
-        key = ("crawl.robots", *_site(url))
-        try:
-            parser = self.parsers[key]
-        except KeyError:
-            # Two crawls of one site at once may both fetch it; the first answer stored wins.
-            parts = urlsplit(url)
-            loaded = self._load(f"{parts.scheme}://{parts.netloc}/robots.txt")
-            parser = self.parsers.setdefault(key, loaded)
+        parts = urlsplit(url)
+        # Two crawls of one site at once may both fetch it; the first answer stored wins.
+        parser: RobotFileParser | None = self.ctx.memo.remember(
+            ("crawl.robots", *_site(url)),
+            lambda: self._load(f"{parts.scheme}://{parts.netloc}/robots.txt"),
+        )
         # A parser is never changed once stored: can_fetch only reads it, so threads may share it.
         return parser is None or parser.can_fetch(self.agent, url)
 
@@ -188,28 +199,13 @@ class _Robots:
         return parser
 
 
-def _limits(options: Mapping[str, Any], start: str) -> _Limits:
-    allow = options.get("allow")
+def _limits(given: Values, start: str) -> _Limits:
+    allow = given.optional(ALLOW)
     if allow is None:
         parts = urlsplit(start)
         directory = parts.path.rpartition("/")[0]
-        allow = [f"{parts.scheme}://{parts.netloc}{directory}/"]
-    elif isinstance(allow, str):
-        allow = [allow]
-    if not isinstance(allow, list) or not all(isinstance(p, str) and p for p in allow):
-        raise CheckerConfigError("checker 'crawl': option 'allow' must be a URL prefix or a list")
-    return _Limits(
-        max_pages=_count(options, "max_pages", MAX_PAGES, minimum=1),
-        max_depth=_count(options, "max_depth", MAX_DEPTH, minimum=0),
-        allow=tuple(allow),
-    )
-
-
-def _count(options: Mapping[str, Any], key: str, default: int, *, minimum: int) -> int:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise CheckerConfigError(f"checker 'crawl': option {key!r} must be an integer >= {minimum}")
-    return value
+        allow = (f"{parts.scheme}://{parts.netloc}{directory}/",)
+    return _Limits(max_pages=given[PAGES], max_depth=given[DEPTH], allow=allow)
 
 
 def _normal(url: str) -> str:

@@ -3,9 +3,11 @@
     GET {api_url}/repos/{repo}/releases?per_page=100   (Link: rel="next" pages, capped)
     -> no published release, or `tags: true`: GET {api_url}/repos/{repo}/tags
 
-`api_url` comes from `checkers.github` settings (GitHub Enterprise: https://host/api/v3); the
-HTTP layer adds the token by host. A spent rate limit blocks the API host in the HTTP layer
-until its reset, so every other GitHub recipe of the run fails fast without a request.
+Options: `repo` (owner/name), `tags` (list tags, not releases), `tag_pattern` (a regex with a
+`version` group). Settings: `api_url` (GitHub Enterprise: https://host/api/v3) and `token_env`,
+the environment variable whose token the HTTP layer sends to the API host. A spent rate limit
+blocks the API host in the HTTP layer until its reset, so every other GitHub recipe of the run
+fails fast without a request.
 """
 
 from __future__ import annotations
@@ -17,28 +19,36 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from bot.errors import (
-    BadUpstreamResponse,
-    CheckerConfigError,
-    RateLimited,
-    UpstreamError,
-    UpstreamNotFound,
-)
+from bot.errors import BadUpstreamResponse, RateLimited, UpstreamError, UpstreamNotFound
 from bot.http import Page
 from bot.model import Recipe, Release
-from checkers._tags import compile_pattern, dedupe, version_from_tag
-from checkers.api import CheckContext, require
-
-OPTIONS = frozenset({"repo", "tags", "tag_pattern"})
+from checkers._tags import dedupe, version_from_tag
+from checkers.api import (
+    ENV_NAME,
+    FLAG,
+    OWNER_NAME,
+    URL,
+    VERSION_REGEX,
+    CheckContext,
+    Option,
+    Options,
+)
 
 DEFAULT_API = "https://api.github.com"
+REPO = Option("repo", OWNER_NAME, required=True)
+TAGS = Option("tags", FLAG, default=False)
+TAG_PATTERN = Option("tag_pattern", VERSION_REGEX)
+OPTIONS = Options(REPO, TAGS, TAG_PATTERN, checker="github")
+API_URL = Option("api_url", URL, default=DEFAULT_API)
+TOKEN_ENV = Option("token_env", ENV_NAME, default="GITHUB_TOKEN", token_for="api_url")
+SETTINGS = Options(API_URL, TOKEN_ENV, checker="github", what="setting")
+
 MAX_PAGES = 10
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 _DOWNLOAD_URL = re.compile(
     r"https?://(?:www\.)?github\.com/(?P<owner>[\w.-]+)/(?P<name>[\w.-]+)/"
     r"(?:archive|releases/download)/"
 )
-_REPO = re.compile(r"[\w.-]+/[\w.-]+")
 
 
 def detect(url: str) -> dict[str, Any] | None:
@@ -50,11 +60,11 @@ def detect(url: str) -> dict[str, Any] | None:
 
 
 def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> list[Release]:
-    repo = _repo(options)
-    pattern = _tag_pattern(options)
-    api = str(ctx.settings.get("api_url") or DEFAULT_API).rstrip("/")
+    given = OPTIONS.read(options)
+    repo, pattern = given[REPO], given.optional(TAG_PATTERN)
+    api = SETTINGS.read(ctx.settings)[API_URL].rstrip("/")
     base = f"{api}/repos/{quote(repo)}"
-    if not options.get("tags"):
+    if not given[TAGS]:
         # Drafts are only visible with push access, and are not releases yet.
         listed = _items(ctx, f"{base}/releases?per_page=100", repo)
         published = [item for item in listed if not item.get("draft")]
@@ -63,18 +73,6 @@ def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> l
     web = _web_url(api, repo)
     tags = _items(ctx, f"{base}/tags?per_page=100", repo)
     return dedupe(r for r in (_from_tag(item, pattern, web) for item in tags) if r)
-
-
-def _repo(options: Mapping[str, Any]) -> str:
-    repo = str(require(options, "repo", "github")).strip("/").removesuffix(".git")
-    if not _REPO.fullmatch(repo):
-        raise CheckerConfigError(f"checker 'github': option 'repo' must be owner/name: {repo!r}")
-    return repo
-
-
-def _tag_pattern(options: Mapping[str, Any]) -> re.Pattern[str] | None:
-    value = options.get("tag_pattern")
-    return compile_pattern(value, "github", "tag_pattern") if value else None
 
 
 def _from_release(item: Mapping[str, Any], pattern: re.Pattern[str] | None) -> Release | None:
@@ -91,7 +89,12 @@ def _from_release(item: Mapping[str, Any], pattern: re.Pattern[str] | None) -> R
         changelog=page,
         hashes=_asset_digests(item.get("assets")),
         locations=_asset_folders(item.get("assets")),
+        # The release notes, for the merge request; capped, a release body can be huge.
+        notes=item["body"][:NOTES_CHARS] if isinstance(item.get("body"), str) else None,
     )
+
+
+NOTES_CHARS = 20_000
 
 
 def _asset_folders(assets: Any) -> frozenset[str]:

@@ -22,7 +22,6 @@ from bot.model import Recipe, Release
 from checkers._links import child_directory, file_name, page_links
 from checkers._tags import (
     VERSION,
-    compile_pattern,
     dedupe,
     find_version,
     looks_like_version_dir,
@@ -30,9 +29,12 @@ from checkers._tags import (
     split_archive,
     version_key,
 )
-from checkers.api import CheckContext, require
+from checkers.api import URL, VERSION_REGEX, CheckContext, Option, Options
 
-OPTIONS = frozenset({"url", "pattern"})
+DIRECTORY = Option("url", URL, required=True)  # the listing, http(s) or ftp
+PATTERN = Option("pattern", VERSION_REGEX, required=True)  # a file name, or a whole URL
+OPTIONS = Options(DIRECTORY, PATTERN, checker="listing")
+SETTINGS = Options(checker="listing", what="setting")
 
 # Release series directories listed besides the top one: the newest may hold only an
 # unstable series (GNOME's odd minors) or be created empty before the first tarball.
@@ -86,8 +88,8 @@ def pattern_for(filename: str) -> tuple[str, str] | None:
 
 
 def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> list[Release]:
-    url = str(require(options, "url", "listing"))
-    pattern = compile_pattern(require(options, "pattern", "listing"), "listing")
+    given = OPTIONS.read(options)
+    url, pattern = given[DIRECTORY], given[PATTERN]
     entries = _list(ctx, url)
     found = list(_matching(entries, pattern))
     series = [e for e in entries if e.is_dir is not False and looks_like_version_dir(e.name)]

@@ -2,6 +2,7 @@
 
 Settings: `checkers: pypi: {url: https://pypi.org}`. The JSON document is
 `{url}/pypi/{package}/json`; a `url` containing `{package}` is used as the whole template.
+Option: `package`, the project's name on the index (default: the recipe's name).
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from urllib.parse import quote, urlsplit
 
 from bot.errors import BadUpstreamResponse
 from bot.model import Recipe, Release
-from checkers.api import CheckContext
+from checkers.api import TEXT, URL, CheckContext, Option, Options
 
-OPTIONS = frozenset({"package"})
+PACKAGE = Option("package", TEXT)
+OPTIONS = Options(PACKAGE, checker="pypi")
+INDEX_URL = Option("url", URL, default="https://pypi.org")
+SETTINGS = Options(INDEX_URL, checker="pypi", what="setting")
 
 _HOSTS = {"files.pythonhosted.org", "pypi.io", "pypi.org", "pypi.python.org"}
 # /packages/source/a/attrs/attrs-1.0.tar.gz — the canonical sdist redirect path.
@@ -37,8 +41,8 @@ def detect(url: str) -> dict[str, Any] | None:
 
 
 def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> list[Release]:
-    package = str(options.get("package") or recipe.name)
-    base = str(ctx.settings.get("url", "https://pypi.org")).rstrip("/")
+    package = OPTIONS.read(options).optional(PACKAGE) or recipe.name
+    base = SETTINGS.read(ctx.settings)[INDEX_URL].rstrip("/")
     if "{package}" in base:
         url = base.replace("{package}", quote(package))
     else:

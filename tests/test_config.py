@@ -86,6 +86,36 @@ def test_no_file_gives_defaults() -> None:
         ("recipes: {attrs: {allowed: 'not a range'}}", "recipes.attrs.allowed", "specifier"),
         ("recipes: {attrs: {checker: pypi, url: x}}", "recipes.attrs.url", "unknown option"),
         ("merge_requests: {labels: dependencies}", "merge_requests.labels", "list"),
+        # typed checker options, with the checker named ...
+        ("recipes: {foo: {checker: crawl, max_pages: lots}}", "recipes.foo.max_pages", ">= 1"),
+        ("recipes: {foo: {checker: crawl, max_depth: -1}}", "recipes.foo.max_depth", ">= 0"),
+        ("recipes: {foo: {checker: crawl, allow: 5}}", "recipes.foo.allow", "URL prefix"),
+        (
+            "recipes: {foo: {checker: github, tag_pattern: '('}}",
+            "recipes.foo.tag_pattern",
+            "compile",
+        ),
+        ("recipes: {foo: {checker: github, repo: widget}}", "recipes.foo.repo", "owner/name"),
+        ("recipes: {foo: {checker: github, tags: yes}}", "recipes.foo.tags", "true or false"),
+        ("recipes: {foo: {checker: listing, url: 5}}", "recipes.foo.url", "URL"),
+        ("recipes: {foo: {checker: listing, pattern: 'x-(.*)'}}", "recipes.foo.pattern", "version"),
+        ("recipes: {foo: {checker: pypi, package: ''}}", "recipes.foo.package", "not empty"),
+        # ... and left to detection: the value must suit a checker that declares the option
+        ("recipes: {foo: {max_pages: lots}}", "recipes.foo.max_pages", ">= 1"),
+        ("recipes: {foo: {pattern: '('}}", "recipes.foo.pattern", "compile"),
+        ("recipes: {foo: {tag_patern: x}}", "recipes.foo.tag_patern", "unknown option"),
+        # the common options
+        ("recipes: {foo: {prereleases: maybe}}", "recipes.foo.prereleases", "true or false"),
+        ("recipes: {foo: {disabled: 1}}", "recipes.foo.disabled", "true or false"),
+        ("recipes: {foo: {ignore: '1.0'}}", "recipes.foo.ignore", "list of versions"),
+        ("recipes: {foo: {changelog: [x]}}", "recipes.foo.changelog", "string"),
+        # checker settings
+        ("checkers: {github: {api_url: nowhere}}", "checkers.github.api_url", "URL"),
+        ("checkers: {github: {token_env: 'MY TOKEN'}}", "checkers.github.token_env", "variable"),
+        ("checkers: {pypi: {url: 5}}", "checkers.pypi.url", "URL"),
+        ("checkers: {listing: {url: x}}", "checkers.listing.url", "unknown setting"),
+        ("checkers: {nope: {url: x}}", "checkers.nope", "unknown checker"),
+        ("checkers: {pypi: url}", "checkers.pypi", "mapping"),
     ],
 )
 def test_invalid_config_names_key_and_file(
@@ -99,6 +129,35 @@ def test_invalid_config_names_key_and_file(
     assert str(path) in str(caught.value)
     assert key in str(caught.value)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "recipes: {foo: {url: 'ftp://ftp.gnu.org/gnu/foo/'}}",
+        "recipes: {foo: {pattern: 'foo-(?P<version>[0-9.]+)[.]tar[.]gz', max_pages: 5}}",
+        "recipes: {foo: {checker: crawl, url: 'https://a.example/', allow: 'https://a.example/'}}",
+        "recipes: {foo: {checker: github, repo: octo/widget, tags: true, prereleases: true}}",
+        "recipes: {foo: {checker: pypi, package: null}}",
+        "checkers: {github: {api_url: 'https://ghe.example/api/v3', token_env: GHE_TOKEN}}",
+    ],
+)
+def test_valid_checker_options_pass(tmp_path: Path, text: str) -> None:
+    """Well-typed options and settings load, whichever checker detection will pick."""
+    path = tmp_path / "recipe-bot.yaml"
+    path.write_text(text)
+    validate_config_recipes(load_config(path), BUILTIN)
+
+
+def test_builtin_settings_are_checked_without_the_registry(tmp_path: Path) -> None:
+    """A bad built-in checker setting stops load_config itself; a plugin's name waits for the
+    registry, which knows whether it is installed."""
+    path = tmp_path / "recipe-bot.yaml"
+    path.write_text("checkers: {github: {api_url: nowhere}}")
+    with pytest.raises(ConfigError, match=r"checkers\.github\.api_url"):
+        load_config(path)
+    path.write_text("checkers: {artifacts: {server: anything}}")
+    assert load_config(path).checkers == {"artifacts": {"server": "anything"}}
 
 
 def test_malformed_yaml(tmp_path: Path) -> None:
@@ -133,6 +192,13 @@ def test_github_token_goes_to_the_api_host_only() -> None:
     settings = config.http_settings({"GHE_TOKEN": "ghp_abcdefghijklmnopqrstuvwxyz"})
     assert dict(settings.tokens) == {"github.example": "Bearer ghp_abcdefghijklmnopqrstuvwxyz"}
     assert config.http_settings({}).tokens == {}
+
+
+def test_github_token_by_default_from_github_token() -> None:
+    """Without a `checkers.github` entry the token comes from GITHUB_TOKEN, for api.github.com."""
+    settings = Config().http_settings({"GITHUB_TOKEN": "ghp_default", "GHE_TOKEN": "no"})
+    assert dict(settings.tokens) == {"api.github.com": "Bearer ghp_default"}
+    assert "GITHUB_TOKEN" in Config().secret_env_names(BUILTIN)
 
 
 def test_flow_mappings_with_urls_parse_with_the_c_parser_installed(tmp_path: Path) -> None:

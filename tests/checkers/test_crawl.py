@@ -13,7 +13,7 @@ from bot.errors import CheckerConfigError, UpstreamError, UpstreamNotFound, Upst
 from bot.http import Http, HttpSettings
 from bot.model import Recipe
 from checkers import crawl
-from checkers.api import CheckContext
+from checkers.api import CheckContext, RunMemo
 
 PATTERN = r"foo-(?P<version>[\d.]+)\.tar\.gz"
 ROBOTS = """\
@@ -293,13 +293,10 @@ def test_robots_txt_of_a_site_down_is_asked_again(ctx: CheckContext, site: Local
     assert site.hits("/robots.txt") == asked + 1
 
 
-def test_robots_txt_per_crawl_without_a_run_memo(
-    ctx: CheckContext, site: LocalHttpServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An Http that offers no memo still gets robots.txt obeyed: it is then read once per crawl."""
-    monkeypatch.setattr(ctx.http, "memo", None, raising=False)
+def test_robots_txt_per_memo(ctx: CheckContext, site: LocalHttpServer) -> None:
+    """A context given a memo of its own asks again: the memo, not the client, is what is shared."""
     for _ in range(2):
-        assert "9.9" not in run(ctx, site)
+        assert "9.9" not in run(CheckContext(ctx.http, memo=RunMemo()), site)
     assert site.hits("/robots.txt") == 2
     assert not any(path.startswith("/site/private/") for path in site.paths())
 

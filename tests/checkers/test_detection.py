@@ -11,7 +11,7 @@ import pytest
 import checkers
 from checkers import BUILTIN, DETECTION_ORDER, listing
 from checkers._tags import VERSION
-from checkers.api import COMMON_OPTIONS
+from checkers.api import COMMON_OPTIONS, Options
 
 HERE = Path(__file__).parent
 
@@ -188,13 +188,32 @@ def test_registry_matches_the_modules_on_disk() -> None:
 
 @pytest.mark.parametrize("name", sorted(BUILTIN))
 def test_checkers_follow_the_protocol(name: str) -> None:
-    """OPTIONS is a frozenset disjoint from the common options; detect and releases exist."""
+    """OPTIONS and SETTINGS are typed declarations under the checker's name, options disjoint
+    from the common ones, every default valid for its own kind; detect and releases exist."""
     checker = BUILTIN[name]
-    assert isinstance(checker.OPTIONS, frozenset)
+    assert isinstance(checker.OPTIONS, Options) and checker.OPTIONS.typed
+    assert isinstance(checker.SETTINGS, Options) and checker.SETTINGS.typed
     assert not checker.OPTIONS & COMMON_OPTIONS
+    for declared in (checker.OPTIONS, checker.SETTINGS):
+        assert declared.checker == name
+        for option in declared.by_name.values():
+            assert option.default is None or not option.required
+            if option.default is not None:
+                assert option.kind.parse(option.default) == option.default
+            assert option.token_for is None or option.token_for in checker.SETTINGS
     assert callable(checker.detect) and callable(checker.releases)
 
 
 def test_crawl_is_never_detected() -> None:
     """Crawling is explicit only: it is not in the detection order."""
     assert "crawl" not in DETECTION_ORDER and set(DETECTION_ORDER) <= set(BUILTIN)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_readme_lists_every_declared_option(name: str) -> None:
+    """README's checker table names each option the checker declares, and no other."""
+    readme = (Path(checkers.__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    (row,) = [line for line in readme.splitlines() if line.startswith(f"| `{name}` |")]
+    documented = set(re.findall(r"`(\w+)` \(|`(\w+)`[,|]", row.split("|")[2]))
+    names = {first or second for first, second in documented}
+    assert names == set(BUILTIN[name].OPTIONS)

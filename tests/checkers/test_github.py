@@ -287,3 +287,14 @@ def test_release_assets_publish_their_sha256() -> None:
 
     assert release is not None
     assert release.hashes == {"widget-2.0.0.tar.gz": "ab" * 32}
+
+
+def test_release_notes_come_with_the_release_capped() -> None:
+    """The release body becomes the release's notes, cut at NOTES_CHARS; none when absent."""
+    item = {"tag_name": "v2.0.0", "body": "Fixed things.\n" * 10_000}
+    release = github._from_release(item, None)
+    assert release is not None and release.notes is not None
+    assert release.notes.startswith("Fixed things.")
+    assert len(release.notes) == github.NOTES_CHARS
+    bare = github._from_release({"tag_name": "v2.0.0", "body": None}, None)
+    assert bare is not None and bare.notes is None
