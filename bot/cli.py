@@ -137,25 +137,18 @@ def split_targets(targets: Sequence[str]) -> tuple[Path, list[str]]:
 
 def _setup(args: argparse.Namespace, root: Path, *, level: str = "WARNING") -> Config:
     config = load_config(find_config(root, args.config))
-    redactor = logs.configure(
-        level=os.environ.get("RECIPE_BOT_LOG_LEVEL", level),
-        secrets=logs.secret_values(_secret_env_names(config)),
-    )
-    args.outputs.enter_context(logs.redacted_output(redactor))
     from bot.resolve import validate_config_recipes
     from checkers import load_registry
 
-    validate_config_recipes(config, load_registry())
+    # The registry first: a plugin checker's token variable is a secret to redact too.
+    registry = load_registry()
+    redactor = logs.configure(
+        level=os.environ.get("RECIPE_BOT_LOG_LEVEL", level),
+        secrets=logs.secret_values(config.secret_env_names(registry)),
+    )
+    args.outputs.enter_context(logs.redacted_output(redactor))
+    validate_config_recipes(config, registry)
     return config
-
-
-def _secret_env_names(config: Config) -> list[str]:
-    github = config.checkers.get("github", {})
-    return [
-        config.gitlab.token_env,
-        config.serve.webhook_secret_env,
-        str(github.get("token_env", "GITHUB_TOKEN")),
-    ]
 
 
 def _load(
