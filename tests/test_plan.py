@@ -106,6 +106,8 @@ def theirs() -> BranchHead:
 
 def decide(result: CheckResult, state: ForgeState = NO_STATE, gate: Gate = OPEN_GATE):
     (decision,) = plan([result], state, gate)
+    # Whatever the action, a decision is about this recipe and carries its (screened) result.
+    assert (decision.recipe, decision.result) == (result.name, screen(result))
     return decision
 
 
@@ -125,7 +127,12 @@ def test_unsafe_names_and_versions_become_errors(name: str, version: str, reason
     """Text unfit for a branch, a title or a marker turns the update into an error."""
     screened = screen(outdated(name, new=version))
     assert (screened.status, screened.reason, screened.update) == ("error", reason, None)
-    assert screened.error
+    expected = (
+        "the recipe name cannot be used in a branch name"
+        if reason is Reason.UNSAFE_NAME
+        else f"upstream version {version[:60]!r} has characters recipe-bot will not write"
+    )
+    assert screened.error == expected
 
 
 def test_safe_updates_and_non_updates_pass_the_screen_untouched() -> None:
@@ -245,6 +252,7 @@ def test_someone_elses_push_leaves_the_branch_alone() -> None:
     state = ForgeState((mr(),), {"recipe-bot/attrs": theirs()})
     decision = decide(outdated(new="1.2"), state)
     assert (decision.action, decision.why) == (Action.EDITED, "someone else pushed to the branch")
+    assert decision.merge_request == mr()
 
 
 def test_a_rebase_tick_regenerates_even_an_edited_branch() -> None:
@@ -254,6 +262,7 @@ def test_a_rebase_tick_regenerates_even_an_edited_branch() -> None:
     decision = decide(outdated(), state)
     assert (decision.action, decision.regenerate) == (Action.REFRESH, True)
     assert decision.answers == ticks
+    assert decision.merge_request == mr()
 
 
 def test_the_merge_requests_own_box_regenerates() -> None:
@@ -304,6 +313,7 @@ def test_a_retry_tick_proposes_a_rejected_version_again() -> None:
     ticks = frozenset({("retry", "attrs")})
     decision = decide(outdated(), ForgeState((closed,), ticks=ticks), CLOSED_GATE)
     assert (decision.action, decision.regenerate, decision.answers) == (Action.OPEN, True, ticks)
+    assert decision.merge_request == closed
 
 
 def test_a_newer_version_than_the_rejected_one_is_proposed() -> None:
@@ -333,6 +343,7 @@ def test_a_recipe_at_the_proposed_version_closes_its_merge_request() -> None:
     state = ForgeState((mr(version="1.1"),), {"recipe-bot/attrs": ours()})
     decision = decide(up_to_date(version="1.1"), state)
     assert (decision.action, decision.why) == (Action.CLOSE, "attrs is already at 1.1")
+    assert decision.merge_request == mr(version="1.1")
 
 
 def test_a_recipe_past_the_proposed_version_closes_it_too() -> None:
@@ -411,6 +422,10 @@ def test_each_decision_lands_in_its_section() -> None:
     ]
     done = [Done("e", "created", MergeRequestRef(5, "https://gitlab.example/5"))]
     view = dashboard_view(decisions, done, T0)
+    assert [(i.current, i.mr_url) for i in view.items["open"]] == [
+        ("1.0", "https://gitlab.example/p/-/merge_requests/4"),
+        ("1.0", "https://gitlab.example/5"),
+    ]
     sections = {
         key: [(i.recipe, i.version, i.mr_iid) for i in items] for key, items in view.items.items()
     }
@@ -447,14 +462,21 @@ def test_a_closed_or_failed_refresh_is_not_listed_as_open() -> None:
 def test_errors_and_skips_are_listed_with_their_reasons() -> None:
     """Failed checks go under Errors, skipped ones under Skipped, each with its reason."""
     decisions = plan(
-        [failed("a"), failed("b", "skipped", Reason.RATE_LIMITED), up_to_date("c")],
+        [
+            failed("a"),
+            failed("b", "skipped", Reason.RATE_LIMITED),
+            up_to_date("c"),
+            up_to_date("d"),
+        ],
         ForgeState(),
         OPEN_GATE,
     )
     view = dashboard_view(decisions, [], T0)
-    assert [(f.recipe, f.reason) for f in view.errors] == [("a", Reason.NOT_FOUND)]
+    assert [(f.recipe, f.checker, f.reason, f.message) for f in view.errors] == [
+        ("a", "pypi", Reason.NOT_FOUND, "404")
+    ]
     assert [(f.recipe, f.reason) for f in view.skipped] == [("b", Reason.RATE_LIMITED)]
-    assert view.up_to_date == 1
+    assert view.up_to_date == 2
     assert view.items == {}
 
 
@@ -470,6 +492,7 @@ def test_a_conflicted_merge_request_is_regenerated_without_a_tick() -> None:
     """Conflict with the target: rebuilt from the target's head, though version and head match."""
     decision = decide(outdated(), with_status(Mergeability.CONFLICT))
     assert (decision.action, decision.regenerate) == (Action.REFRESH, True)
+    assert decision.merge_request == mr()  # the same merge request, never a second one
     assert decision.why == "it conflicted with the target branch"
 
 
@@ -487,6 +510,7 @@ def test_behind_the_target_regenerates_only_with_rebase_behind(rebase: str, acti
     (decision,) = plan([outdated()], with_status(Mergeability.BEHIND), OPEN_GATE, Policy(rebase))
     assert decision.action is action
     assert decision.regenerate is (action is Action.REFRESH)
+    assert decision.why == ("the target branch moved on" if decision.regenerate else "")
 
 
 @pytest.mark.parametrize(
@@ -556,6 +580,17 @@ def test_the_dashboard_shows_pipelines_failed_ones_and_refused_automerge() -> No
     assert (attrs.pipeline, attrs.pipeline_url) == ("failed", failed.web_url)
     assert [item.recipe for item in view.failed_pipelines] == ["attrs"]
     assert (six.pipeline, six.notice) == (None, "auto-merge not set yet: 405: not yet")
+
+
+def test_a_branch_written_this_run_shows_no_old_pipeline() -> None:
+    """The pipeline read before the run belongs to the old head: a rewritten one omits it."""
+    failed = Pipeline(PipelineStatus.FAILED, "https://gitlab.example/p/-/pipelines/9")
+    state = ForgeState((mr(),), statuses={1: MergeRequestStatus(pipeline=failed)})
+    decision = Decision("attrs", Action.REFRESH, outdated(new="1.2"), mr())
+    done = [Done("attrs", "updated", MergeRequestRef(1, "https://gitlab.example/1"))]
+    view = dashboard_view([decision], done, T0, state)
+    assert view.items["open"][0].pipeline is None
+    assert view.failed_pipelines == []
 
 
 def test_reuploads_reach_the_dashboard() -> None:
