@@ -4,6 +4,9 @@ Every autoindex flavour is, in the end, a page of `<a href>` elements with relat
 one parser serves them all: the standard library's html.parser (tolerant of the broken markup
 real servers emit), reading only `<a href>` and `<base href>`, resolving against the page's
 final URL.
+
+A page's links depend only on its body and its URL, so they are kept with the page
+(`Page.memo`): when the page answers 304 they are reused and nothing is parsed again.
 """
 
 from __future__ import annotations
@@ -16,11 +19,24 @@ from bot.errors import BadUpstreamResponse
 from bot.http import Page
 
 _FOLLOWED_SCHEMES = ("http", "https", "ftp")
+# The memo kind of page_links: bump it whenever the same page would give other links.
+LINKS_KIND = "links.1"
 
 
 def page_links(page: Page) -> list[str]:
     """The absolute URLs a page links to, fragments dropped, in page order, each once."""
     _require_html(page)
+    if page.memo is not None:
+        kept = page.memo.get(LINKS_KIND)
+        if isinstance(kept, list) and all(isinstance(link, str) for link in kept):
+            return kept
+    links = _parse_links(page)
+    if page.memo is not None:
+        page.memo.put(LINKS_KIND, links)
+    return links
+
+
+def _parse_links(page: Page) -> list[str]:
     parser = _LinkParser()
     parser.feed(page.text)
     parser.close()
