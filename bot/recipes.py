@@ -4,13 +4,16 @@ Reading a meta.yaml means rendering Jinja and parsing YAML, per platform: millis
 which add up to most of a warm sweep over thousands of recipes. What a file reads as depends
 only on its bytes and its path, so results (errors too) are kept in the store by both and by
 the bot's version; a file that changed is simply read again.
+
+`stream_recipes` yields entries as they are read, so that a sweep checks the first recipes
+while the others are still being read; `load_recipes` is the same, as a list.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -45,6 +48,7 @@ class Unreadable:
 
 
 Entry = Recipe | Unreadable
+Variants = dict[str, list[str]]
 
 
 def load_recipes(
@@ -55,19 +59,52 @@ def load_recipes(
     A repository variant file that cannot be read makes every conda recipe unreadable, with
     that file's error: reading them without it could miss a variant's sources.
     """
+    return list(stream_recipes(root, config, names, cache=cache))
+
+
+@dataclass(frozen=True)
+class Recipes(Iterable[Entry]):
+    """The recipe files found under a root, read one by one as they are iterated over."""
+
+    root: Path
+    files: Sequence[Path]  # in path order; a constraints file may hold many entries
+    constraints: Sequence[str]
+    variants: Variants | RecipeError
+    names: Sequence[str]
+    cache: Table | None
+
+    def __iter__(self) -> Iterator[Entry]:
+        wanted = set(self.names)
+        # What every recipe's cache key shares, encoded once instead of once per recipe.
+        variants_key = (
+            b"" if isinstance(self.variants, RecipeError)
+            else json.dumps(self.variants, sort_keys=True).encode()
+        )  # fmt: skip
+        for path in self.files:
+            relative = (
+                path.relative_to(self.root).as_posix()
+                if path.is_relative_to(self.root)
+                else str(path)
+            )
+            is_constraints = relative in self.constraints
+            for entry in _read(
+                path, relative, self.root, is_constraints, self.variants, variants_key, self.cache
+            ):
+                if not wanted or wanted & _names_of(entry):
+                    yield entry
+
+
+def stream_recipes(
+    root: Path, config: Config, names: Sequence[str] = (), *, cache: Table | None = None
+) -> Recipes:
+    """`load_recipes`, but each entry is read only when the iteration reaches it."""
     constraints = [file.path for file in config.constraints]
     try:
         variants: Variants | RecipeError = repository_variants(root, config)
     except RecipeError as error:
         variants = error
-    entries: list[Entry] = []
-    for path in formats.discover(root, constraints=constraints):
-        relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-        entries.extend(_read(path, relative, root, relative in constraints, variants, cache))
-    return select(entries, names)
-
-
-Variants = dict[str, list[str]]
+    files = formats.discover(root, constraints=constraints)
+    return Recipes(root, files, constraints, variants, names, cache)
 
 
 def repository_variants(root: Path, config: Config) -> Variants:
@@ -88,6 +125,7 @@ def _read(
     root: Path,
     is_constraints: bool,
     variants: Variants | RecipeError,
+    variants_key: bytes,
     cache: Table | None,
 ) -> list[Entry]:
     if isinstance(variants, RecipeError) and not is_constraints:
@@ -101,7 +139,7 @@ def _read(
             # with (the repository's and those beside it).
             beside = path.parent / formats.VARIANT_FILE
             content = path.read_bytes() + (beside.read_bytes() if beside.is_file() else b"")
-            content += json.dumps(variants, sort_keys=True).encode()
+            content += variants_key
             digest = hashlib.sha256(content).hexdigest()
             key = f"{__version__}.{READER_GENERATION}:{relative}:{digest}"
         except OSError:
