@@ -1,6 +1,6 @@
 """A page that answers 304 is not parsed again: its links are kept with its validators.
 
-Each test counts the calls into the HTML parser, across two runs sharing one cache file, as an
+Each test counts the pages parsed for links, across two runs sharing one cache file, as an
 hourly sweep does.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support.servers import LocalHttpServer, html_reply, nginx_index
 
-from bot.http import Http, HttpSettings
+from bot.http import Http, HttpSettings, Page
 from bot.model import Recipe
 from checkers import _links, listing
 from checkers.api import CheckContext
@@ -23,15 +23,15 @@ OPTIONS = {"url": "", "pattern": r"readline-(?P<version>[0-9.]+)\.tar\.gz"}
 
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """One entry per page the HTML parser is fed."""
+    """One entry per page body parsed for links (by either parser)."""
     calls: list[int] = []
-    feed = _links._LinkParser.feed
+    parse = _links._parse_links
 
-    def counted(self: _links._LinkParser, data: str) -> None:
+    def counted(page: Page) -> list[str]:
         calls.append(1)
-        feed(self, data)
+        return parse(page)
 
-    monkeypatch.setattr(_links._LinkParser, "feed", counted)
+    monkeypatch.setattr(_links, "_parse_links", counted)
     return calls
 
 
