@@ -169,6 +169,14 @@ def _load(
     return entries
 
 
+def _json_array(rows: Sequence[dict[str, Any]]) -> str:
+    """One JSON array, an object a line: `indent` would switch json to its pure-Python encoder,
+    which took 0.5 s for 10,000 recipes; written at once, as every write is scrubbed of secrets."""
+    if not rows:
+        return "[]\n"
+    return "[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n"
+
+
 def _stream(root: Path, config: Config, cache: Table) -> Recipes:
     if not root.is_dir():
         raise ConfigError(f"recipes directory {str(root)!r} does not exist")
@@ -217,7 +225,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps(rows, indent=2))
+        sys.stdout.write(_json_array(rows))
         return EXIT_OK
     text: list[str] = []  # written at once: every write is scrubbed of secrets, one by one
     for row in rows:
@@ -256,7 +264,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         with progress(total, "checking") as advance:
             results = sweep(entries, config, http, load_registry(), on_result=lambda _: advance())
     if args.json:
-        print(json.dumps([result.as_json() for result in results], indent=2))
+        sys.stdout.write(_json_array([result.as_json() for result in results]))
         return EXIT_OK
     for result in results:
         if result.status == "outdated":
