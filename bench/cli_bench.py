@@ -38,12 +38,18 @@ TARGET_PEAK_MB = 150.0
 
 
 def run_command(out: Path, argv: list[str]) -> None:
-    """In the child: run the CLI with stdout to `out`, then print its exit code and peak RSS."""
+    """In the child: run the CLI with stdout to `out`; print its exit code, time and peak RSS.
+
+    The time is the command's own, after `bot.cli` is imported (the imports the command makes
+    itself included); the parent measures the whole process around it.
+    """
     from bot.cli import main
 
+    started = time.perf_counter()
     with out.open("w") as stdout, contextlib.redirect_stdout(stdout):
         code = main(argv)
-    print(json.dumps({"exit": code, "rss_peak_mb": peak_rss_mb()}))
+    seconds = time.perf_counter() - started
+    print(json.dumps({"exit": code, "command_s": seconds, "rss_peak_mb": peak_rss_mb()}))
 
 
 def write_config(root: Path, base: str, concurrency: int, cache: Path) -> None:
@@ -109,8 +115,9 @@ def benchmark(args: argparse.Namespace) -> int:
             figures["requests"] = upstream.counters().requests
             runs[name] = figures
             print(
-                f"  {name:20} {figures['seconds']:7.2f} s  peak {figures['rss_peak_mb']:6.1f} MB  "
-                f"{figures['requests']:6d} requests  {figures['output_bytes'] / 1e6:.1f} MB out"
+                f"  {name:20} {figures['seconds']:7.2f} s  (command {figures['command_s']:.2f} s)"
+                f"  peak {figures['rss_peak_mb']:6.1f} MB  {figures['requests']:6d} requests  "
+                f"{figures['output_bytes'] / 1e6:.1f} MB out"
             )
         outdated = sum(plan.outdated for plan in plans)
         printed = (work / "check_same_cache.out").read_text().count("\n")
@@ -118,9 +125,10 @@ def benchmark(args: argparse.Namespace) -> int:
             ("check prints every outdated recipe", printed == outdated, f"{printed} lines"),
             *(
                 (
-                    f"`{name}` under {TARGET_LIST_SECONDS} s (recipes cached)",
+                    f"`{name}` under {TARGET_LIST_SECONDS} s, whole process (recipes cached)",
                     runs[name]["seconds"] < TARGET_LIST_SECONDS,
-                    f"{runs[name]['seconds']:.2f} s",
+                    f"{runs[name]['seconds']:.2f} s (the command itself "
+                    f"{runs[name]['command_s']:.2f} s)",
                 )
                 for name in ("list", "list --json")
             ),

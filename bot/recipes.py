@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -80,11 +82,12 @@ class Recipes(Iterable[Entry]):
             b"" if isinstance(self.variants, RecipeError)
             else json.dumps(self.variants, sort_keys=True).encode()
         )  # fmt: skip
+        prefix = os.path.join(os.fspath(self.root), "")
         for path in self.files:
+            name = os.fspath(path)
+            # As path.relative_to(root).as_posix(), without pathlib's cost per recipe.
             relative = (
-                path.relative_to(self.root).as_posix()
-                if path.is_relative_to(self.root)
-                else str(path)
+                name[len(prefix) :].replace(os.sep, "/") if name.startswith(prefix) else name
             )
             is_constraints = relative in self.constraints
             for entry in _read(
@@ -130,21 +133,9 @@ def _read(
 ) -> list[Entry]:
     if isinstance(variants, RecipeError) and not is_constraints:
         return [Unreadable(relative, variants.message)]
-    key = None
-    # A link's meaning depends on more than its bytes; a FIFO or a device would block the read
-    # of the key (the reader below names what it is instead).
-    if cache is not None and not path.is_symlink() and path.is_file():
-        try:
-            # What a recipe reads as depends on its bytes and on the variant values it is read
-            # with (the repository's and those beside it).
-            beside = path.parent / formats.VARIANT_FILE
-            content = path.read_bytes() + (beside.read_bytes() if beside.is_file() else b"")
-            content += variants_key
-            digest = hashlib.sha256(content).hexdigest()
-            key = f"{__version__}.{READER_GENERATION}:{relative}:{digest}"
-        except OSError:
-            key = None
-        stored = cache.get(key) if key else None
+    key = _cache_key(path, relative, variants_key) if cache is not None else None
+    if cache is not None and key:
+        stored = cache.get(key)
         if stored is not None:
             return _decode(stored)
     entries: list[Entry]
@@ -159,6 +150,32 @@ def _read(
     if cache is not None and key:
         cache.put(key, _encode(entries))
     return entries
+
+
+def _cache_key(path: Path, relative: str, variants_key: bytes) -> str | None:
+    """What a recipe reads as depends on its bytes and on the variant values it is read with
+    (the repository's and those beside it); None when it is no plain file.
+
+    Plain os calls rather than pathlib: this runs for every recipe of every command, and
+    pathlib's parsing was most of a warm `list`.
+    """
+    name = os.fspath(path)
+    try:
+        # A link's meaning depends on more than its bytes; a FIFO or a device would block the
+        # read (the reader names what it is instead).
+        if not stat.S_ISREG(os.lstat(name).st_mode):
+            return None
+        with open(name, "rb") as file:
+            content = file.read()
+        try:
+            with open(os.path.dirname(name) + os.sep + formats.VARIANT_FILE, "rb") as file:
+                content += file.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            pass  # no variant file beside it
+    except OSError:
+        return None
+    digest = hashlib.sha256(content + variants_key).hexdigest()
+    return f"{__version__}.{READER_GENERATION}:{relative}:{digest}"
 
 
 def _encode(entries: Sequence[Entry]) -> bytes:
