@@ -167,11 +167,14 @@ def _cache_key(path: Path, relative: str, variants_key: bytes) -> str | None:
             return None
         with open(name, "rb") as file:
             content = file.read()
+        beside = os.path.dirname(name) + os.sep + formats.VARIANT_FILE
         try:
-            with open(os.path.dirname(name) + os.sep + formats.VARIANT_FILE, "rb") as file:
+            is_file = stat.S_ISREG(os.stat(beside).st_mode)  # never open a FIFO of that name
+        except (FileNotFoundError, NotADirectoryError):
+            is_file = False  # no variant file beside it
+        if is_file:
+            with open(beside, "rb") as file:
                 content += file.read()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            pass  # no variant file beside it
     except OSError:
         return None
     digest = hashlib.sha256(content + variants_key).hexdigest()
