@@ -201,6 +201,33 @@ def retry_policy(
     return retry
 
 
+class _Session(requests.Session):
+    """A Session that reads the environment's proxy settings once per origin, not per request.
+
+    requests scans every environment variable twice per request for `*_proxy` and `no_proxy`
+    (a fifth of a 304's CPU in a profile); a run's environment does not change while it runs,
+    and the answer depends only on the origin and the arguments.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[object, ...], Any] = {}
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        if proxies:  # explicit proxies for this request: nothing general to remember
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, stream, verify, cert, self.trust_env)
+        found = self._environment.get(key)
+        if found is None:
+            found = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            self._environment[key] = found
+        # A copy, with a fresh proxies dict: requests may add to what it is given.
+        return {**found, "proxies": dict(found["proxies"])}
+
+
 class HostRateLimited(Exception):
     """Raised from inside urllib3 when a Retry-After is longer than we are willing to wait."""
 
@@ -389,7 +416,7 @@ class Http:
 
     def _make_session(self) -> requests.Session:
         settings = self.settings
-        session = requests.Session()
+        session = _Session()
         retry = retry_policy(
             settings.retries, settings.backoff, settings.max_retry_after, methods=("GET", "HEAD")
         )

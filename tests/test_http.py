@@ -281,3 +281,26 @@ def test_derived_values_survive_in_the_cache(server: LocalHttpServer, tmp_path: 
         assert again.from_cache and again.memo is not None
         assert again.memo.get("kind.1") == ["derived"]
         assert again.content == b"<p>x</p>"
+
+
+@pytest.fixture
+def proxy_env(monkeypatch: pytest.MonkeyPatch, server: LocalHttpServer) -> LocalHttpServer:
+    """The local server as the environment's HTTP proxy, with 127.0.0.1 exempt from it."""
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.base)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    return server
+
+
+def test_environment_proxies_are_honoured_per_origin(
+    proxy_env: LocalHttpServer, tmp_path: Path
+) -> None:
+    """Settings read once per origin still send each origin the way the environment says."""
+    proxy_env.routes["/page"] = Reply(200, "ok")
+    with client(tmp_path) as http:
+        for _ in range(2):  # the second time from what was read the first time
+            assert http.get("http://upstream.invalid/page").text == "ok"
+            assert http.get(proxy_env.url("/page")).text == "ok"
+    # Through the proxy, the request line holds the whole URL; NO_PROXY hosts are asked directly.
+    assert proxy_env.paths() == ["http://upstream.invalid/page", "/page"] * 2
