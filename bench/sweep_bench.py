@@ -68,6 +68,7 @@ class SweepFigures:
 
     load_s: float = 0.0  # reading recipes: time spent in the reader, within check_s
     check_s: float = 0.0  # reading and checking every recipe (they overlap), wall time
+    check_cpu_s: float = 0.0  # CPU this process used meanwhile (every thread): immune to load
     hash_s: float = 0.0  # rewriting the outdated recipes, downloading and hashing their files
     requests: int = 0  # the HTTP layer's own counters
     check_requests: int = 0  # of those, sent while reading and checking
@@ -119,10 +120,11 @@ def measure_sweep(root: Path, config: Config, *, rewrite: bool = True) -> SweepF
     """Load, check and (when `rewrite`) rewrite and hash every outdated recipe, timing each."""
     figures = SweepFigures()
     with Http(config.http_settings({})) as http:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         entries = stream_recipes(root, config, cache=http.store.table("recipes"))
         results = sweep(_timed(entries, figures), config, http, load_registry())
         figures.check_s = time.perf_counter() - started
+        figures.check_cpu_s = time.process_time() - cpu
         figures.check_requests = http.stats.snapshot()["requests"]
         if rewrite:
             started = time.perf_counter()
@@ -344,6 +346,7 @@ def print_sweep(label: str, figures: SweepFigures, latency: float, concurrency: 
         f"  wall time       {figures.wall_s:7.2f} s  (read and check {figures.check_s:.2f} s, "
         f"of it reading {figures.load_s:.2f} s; rewrite and hash {figures.hash_s:.2f} s)"
     )
+    print(f"  CPU, read+check {figures.check_cpu_s:7.2f} s  (this process, all its threads)")
     print(
         f"  floor           {floor:7.2f} s  ({figures.check_requests} check requests x "
         f"{latency * 1000:.0f} ms / {concurrency}; read and check = "
@@ -381,6 +384,10 @@ def print_comparison(rows: Sequence[Comparison], concurrency: int, latency: floa
             f"{row.bot.rss_peak_mb:.0f} MB); nvchecker {nv_s:6.2f} s ({nv_requests} requests, "
             f"{row.nvchecker['rss_peak_mb']:.0f} MB); ratio {row.bot_s / nv_s:.2f}; "
             f"floor {floor:.2f} s = {row.bot_s / floor:.2f}x"
+        )
+        print(
+            f"  {'':8} CPU: recipe-bot {row.bot.check_cpu_s:.2f} s, "
+            f"nvchecker {row.nvchecker.get('cpu_s', 0.0):.2f} s"
         )
         for wrong in row.wrong[:5]:
             print(f"    ! {wrong}")
