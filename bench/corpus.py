@@ -62,12 +62,22 @@ class _Project:
 
 
 def generate(
-    root: Path, count: int, upstream: Upstream, *, seed: int = 2024, outdated_share: float = 0.2
+    root: Path,
+    count: int,
+    upstream: Upstream,
+    *,
+    seed: int = 2024,
+    outdated_share: float = 0.2,
+    kinds: tuple[str, ...] = (),
 ) -> list[Planned]:
-    """Write `count` recipes under `root` and register their upstreams; the plan, in name order."""
+    """Write `count` recipes under `root` and register their upstreams; the plan, in name order.
+
+    `kinds` keeps only those checkers of the mix, in their proportions (`("listing",)`: every
+    recipe a directory listing).
+    """
     rng = random.Random(seed)
     plans = []
-    for index, checker in enumerate(_checkers(count, rng)):
+    for index, checker in enumerate(_checkers(count, rng, kinds)):
         project = _project(_name(index), rng, outdated_share)
         recipe = RENDERERS[checker](project, upstream)
         folder = root / project.name
@@ -97,11 +107,14 @@ def nvchecker_entry(plan: Planned, base: str) -> dict[str, str]:
 # --- the corpus ---------------------------------------------------------------------------
 
 
-def _checkers(count: int, rng: random.Random) -> list[str]:
-    """Exactly the MIX proportions (rounding goes to PyPI), in a seeded random order."""
-    total = sum(share for _, share in MIX)
-    kinds = [kind for kind, share in MIX[1:] for _ in range(count * share // total)]
-    kinds += ["pypi"] * (count - len(kinds))
+def _checkers(count: int, rng: random.Random, only: tuple[str, ...] = ()) -> list[str]:
+    """Exactly the MIX proportions (rounding goes to the first), in a seeded random order."""
+    mix = [(kind, share) for kind, share in MIX if not only or kind in only]
+    if not mix:
+        raise ValueError(f"no checker kind among {only}; known: {[kind for kind, _ in MIX]}")
+    total = sum(share for _, share in mix)
+    kinds = [kind for kind, share in mix[1:] for _ in range(count * share // total)]
+    kinds += [mix[0][0]] * (count - len(kinds))
     rng.shuffle(kinds)
     return kinds
 

@@ -4,13 +4,18 @@ Reading a meta.yaml means rendering Jinja and parsing YAML, per platform: millis
 which add up to most of a warm sweep over thousands of recipes. What a file reads as depends
 only on its bytes and its path, so results (errors too) are kept in the store by both and by
 the bot's version; a file that changed is simply read again.
+
+`stream_recipes` yields entries as they are read, so that a sweep checks the first recipes
+while the others are still being read; `load_recipes` is the same, as a list.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import os
+import stat
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -45,6 +50,7 @@ class Unreadable:
 
 
 Entry = Recipe | Unreadable
+Variants = dict[str, list[str]]
 
 
 def load_recipes(
@@ -55,19 +61,53 @@ def load_recipes(
     A repository variant file that cannot be read makes every conda recipe unreadable, with
     that file's error: reading them without it could miss a variant's sources.
     """
+    return list(stream_recipes(root, config, names, cache=cache))
+
+
+@dataclass(frozen=True)
+class Recipes(Iterable[Entry]):
+    """The recipe files found under a root, read one by one as they are iterated over."""
+
+    root: Path
+    files: Sequence[Path]  # in path order; a constraints file may hold many entries
+    constraints: Sequence[str]
+    variants: Variants | RecipeError
+    names: Sequence[str]
+    cache: Table | None
+
+    def __iter__(self) -> Iterator[Entry]:
+        wanted = set(self.names)
+        # What every recipe's cache key shares, encoded once instead of once per recipe.
+        variants_key = (
+            b"" if isinstance(self.variants, RecipeError)
+            else json.dumps(self.variants, sort_keys=True).encode()
+        )  # fmt: skip
+        prefix = os.path.join(os.fspath(self.root), "")
+        for path in self.files:
+            name = os.fspath(path)
+            # As path.relative_to(root).as_posix(), without pathlib's cost per recipe.
+            relative = (
+                name[len(prefix) :].replace(os.sep, "/") if name.startswith(prefix) else name
+            )
+            is_constraints = relative in self.constraints
+            for entry in _read(
+                path, relative, self.root, is_constraints, self.variants, variants_key, self.cache
+            ):
+                if not wanted or wanted & _names_of(entry):
+                    yield entry
+
+
+def stream_recipes(
+    root: Path, config: Config, names: Sequence[str] = (), *, cache: Table | None = None
+) -> Recipes:
+    """`load_recipes`, but each entry is read only when the iteration reaches it."""
     constraints = [file.path for file in config.constraints]
     try:
         variants: Variants | RecipeError = repository_variants(root, config)
     except RecipeError as error:
         variants = error
-    entries: list[Entry] = []
-    for path in formats.discover(root, constraints=constraints):
-        relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-        entries.extend(_read(path, relative, root, relative in constraints, variants, cache))
-    return select(entries, names)
-
-
-Variants = dict[str, list[str]]
+    files = formats.discover(root, constraints=constraints)
+    return Recipes(root, files, constraints, variants, names, cache)
 
 
 def repository_variants(root: Path, config: Config) -> Variants:
@@ -88,25 +128,14 @@ def _read(
     root: Path,
     is_constraints: bool,
     variants: Variants | RecipeError,
+    variants_key: bytes,
     cache: Table | None,
 ) -> list[Entry]:
     if isinstance(variants, RecipeError) and not is_constraints:
         return [Unreadable(relative, variants.message)]
-    key = None
-    # A link's meaning depends on more than its bytes; a FIFO or a device would block the read
-    # of the key (the reader below names what it is instead).
-    if cache is not None and not path.is_symlink() and path.is_file():
-        try:
-            # What a recipe reads as depends on its bytes and on the variant values it is read
-            # with (the repository's and those beside it).
-            beside = path.parent / formats.VARIANT_FILE
-            content = path.read_bytes() + (beside.read_bytes() if beside.is_file() else b"")
-            content += json.dumps(variants, sort_keys=True).encode()
-            digest = hashlib.sha256(content).hexdigest()
-            key = f"{__version__}.{READER_GENERATION}:{relative}:{digest}"
-        except OSError:
-            key = None
-        stored = cache.get(key) if key else None
+    key = _cache_key(path, relative, variants_key) if cache is not None else None
+    if cache is not None and key:
+        stored = cache.get(key)
         if stored is not None:
             return _decode(stored)
     entries: list[Entry]
@@ -121,6 +150,35 @@ def _read(
     if cache is not None and key:
         cache.put(key, _encode(entries))
     return entries
+
+
+def _cache_key(path: Path, relative: str, variants_key: bytes) -> str | None:
+    """What a recipe reads as depends on its bytes and on the variant values it is read with
+    (the repository's and those beside it); None when it is no plain file.
+
+    Plain os calls rather than pathlib: this runs for every recipe of every command, and
+    pathlib's parsing was most of a warm `list`.
+    """
+    name = os.fspath(path)
+    try:
+        # A link's meaning depends on more than its bytes; a FIFO or a device would block the
+        # read (the reader names what it is instead).
+        if not stat.S_ISREG(os.lstat(name).st_mode):
+            return None
+        with open(name, "rb") as file:
+            content = file.read()
+        beside = os.path.dirname(name) + os.sep + formats.VARIANT_FILE
+        try:
+            is_file = stat.S_ISREG(os.stat(beside).st_mode)  # never open a FIFO of that name
+        except (FileNotFoundError, NotADirectoryError):
+            is_file = False  # no variant file beside it
+        if is_file:
+            with open(beside, "rb") as file:
+                content += file.read()
+    except OSError:
+        return None
+    digest = hashlib.sha256(content + variants_key).hexdigest()
+    return f"{__version__}.{READER_GENERATION}:{relative}:{digest}"
 
 
 def _encode(entries: Sequence[Entry]) -> bytes:
@@ -176,5 +234,7 @@ def _names_of(entry: Entry) -> set[str]:
 
 def unknown_names(entries: Sequence[Entry], names: Sequence[str]) -> list[str]:
     """Names asked for that match no recipe, so the CLI can say so instead of doing nothing."""
+    if not names:
+        return []  # nothing asked for; the set of every name is not free at 10,000 recipes
     known = set().union(*(_names_of(entry) for entry in entries)) if entries else set()
     return [name for name in names if name not in known]

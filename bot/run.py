@@ -60,7 +60,7 @@ from bot.plan import (
     needs_commit,
     plan,
 )
-from bot.recipes import load_recipes, repository_variants
+from bot.recipes import repository_variants, stream_recipes
 from bot.schedule import allowance, in_window, next_window
 from bot.sweep import sweep
 from checkers import Checker, load_registry
@@ -163,7 +163,8 @@ class _Cycle:
             Http(config.http_settings(self.env)) as http,
         ):
             root, start_sha = self._recipes_root(recipes, Path(scratch))
-            entries = load_recipes(root, config, cache=http.store.table("recipes"))
+            # Streamed: checking starts while the other recipes are still being read.
+            entries = stream_recipes(root, config, cache=http.store.table("recipes"))
             results = sweep(entries, config, http, self.registry, now=clock)
             policy = Policy(config.merge_requests.rebase, config.merge_requests.automerge)
             decisions = plan(results, state, _gate(config, state, clock), policy)

@@ -7,8 +7,9 @@ bug, logged with its traceback, and still becomes a result: one recipe never sto
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
@@ -72,7 +73,7 @@ class CheckResult:
 
 
 def sweep(
-    entries: Sequence[Entry],
+    entries: Iterable[Entry],
     config: Config,
     http: Http,
     registry: Mapping[str, Checker],
@@ -80,19 +81,33 @@ def sweep(
     now: datetime | None = None,
     on_result: Callable[[CheckResult], None] | None = None,
 ) -> list[CheckResult]:
-    """Check all entries; results come back in the order of `entries`."""
+    """Check all entries; results come back in the order of `entries`.
+
+    `entries` may be a generator that reads recipes (bot.recipes.stream_recipes): each is
+    checked as soon as it is read, while this thread reads the next, so the network is busy
+    from the first recipe instead of after the last one is read. `on_result` sees the results
+    in order, as soon as all those before them are done.
+    """
     moment = now or datetime.now(UTC)
-    workers = max(1, min(config.http.concurrency, len(entries)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
-        futures = [
-            pool.submit(check_entry, entry, config, http, registry, now=moment) for entry in entries
-        ]
-        results = []
-        for future in futures:
-            result = future.result()
+    if isinstance(entries, Sized):
+        workers = max(1, min(config.http.concurrency, len(entries)))
+    else:
+        workers = max(1, config.http.concurrency)  # threads start only as work comes
+    results: list[CheckResult] = []
+    waiting: deque[Future[CheckResult]] = deque()
+
+    def collect(*, block: bool) -> None:
+        while waiting and (block or waiting[0].done()):
+            result = waiting.popleft().result()
             if on_result is not None:
                 on_result(result)
             results.append(result)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
+        for entry in entries:
+            waiting.append(pool.submit(check_entry, entry, config, http, registry, now=moment))
+            collect(block=False)
+        collect(block=True)
     return results
 
 

@@ -250,3 +250,57 @@ def test_error_names_the_network_cause_not_an_unrelated_exception(tmp_path: Path
                 http.get("http://127.0.0.1:1/")  # nothing listens on port 1
     assert "unrelated-memo-key" not in str(caught.value)
     assert "refused" in str(caught.value)
+
+
+def test_reading_a_304_body_again_is_counted(server: LocalHttpServer, tmp_path: Path) -> None:
+    """Reading the body of a page served from the cache counts in `reparsed`."""
+    server.routes["/api"] = Reply(200, '{"a": 1}', {"Content-Type": "application/json"}, etag=True)
+    with client(tmp_path) as http:
+        assert http.json(server.url("/api")) == {"a": 1}
+        assert http.stats.snapshot()["reparsed"] == 0  # a fresh body is parsed once, by rights
+    with client(tmp_path) as http:
+        assert http.json(server.url("/api")) == {"a": 1}
+        assert http.stats.snapshot() | {"bytes": 0} == {
+            "requests": 1,
+            "not_modified": 1,
+            "bytes": 0,
+            "hashed_from_cache": 0,
+            "reparsed": 1,
+        }
+
+
+def test_derived_values_survive_in_the_cache(server: LocalHttpServer, tmp_path: Path) -> None:
+    """What is put in a page's memo comes back with the page's 304, in the next run."""
+    server.routes["/p"] = Reply(200, "<p>x</p>", {"Content-Type": "text/html"}, etag=True)
+    with client(tmp_path) as http:
+        page = http.get(server.url("/p"))
+        assert page.memo is not None and page.memo.get("kind.1") is None
+        page.memo.put("kind.1", ["derived"])
+    with client(tmp_path) as http:
+        again = http.get(server.url("/p"))
+        assert again.from_cache and again.memo is not None
+        assert again.memo.get("kind.1") == ["derived"]
+        assert again.content == b"<p>x</p>"
+
+
+@pytest.fixture
+def proxy_env(monkeypatch: pytest.MonkeyPatch, server: LocalHttpServer) -> LocalHttpServer:
+    """The local server as the environment's HTTP proxy, with 127.0.0.1 exempt from it."""
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.base)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    return server
+
+
+def test_environment_proxies_are_honoured_per_origin(
+    proxy_env: LocalHttpServer, tmp_path: Path
+) -> None:
+    """Settings read once per origin still send each origin the way the environment says."""
+    proxy_env.routes["/page"] = Reply(200, "ok")
+    with client(tmp_path) as http:
+        for _ in range(2):  # the second time from what was read the first time
+            assert http.get("http://upstream.invalid/page").text == "ok"
+            assert http.get(proxy_env.url("/page")).text == "ok"
+    # Through the proxy, the request line holds the whole URL; NO_PROXY hosts are asked directly.
+    assert proxy_env.paths() == ["http://upstream.invalid/page", "/page"] * 2
