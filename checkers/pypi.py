@@ -29,6 +29,11 @@ _FILE_NAME = re.compile(r"^(.+?)-v?\d[^/]*\.(?:tar\.gz|tar\.bz2|tar\.xz|tgz|zip|
 _CHANGELOG_LABELS = re.compile(r"(?i)change|release|history|news|what'?s new")
 
 
+# The page memo's kind for the releases one project document gives; bump it when the same
+# document would give other releases.
+MEMO_KIND = "pypi.releases.1"
+
+
 def detect(url: str) -> dict[str, Any] | None:
     parts = urlsplit(url)
     if parts.hostname not in _HOSTS or not parts.path.startswith("/packages/"):
@@ -47,7 +52,17 @@ def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> l
         url = base.replace("{package}", quote(package))
     else:
         url = f"{base}/pypi/{quote(package)}/json"
-    document = ctx.http.json(url)
+    page = ctx.http.get(url, headers={"Accept": "application/json"})
+    kept = page.memo.get(MEMO_KIND) if page.memo is not None else None
+    if isinstance(kept, list):  # a 304: the releases this very body gave last time
+        return [_thawed(item) for item in kept if isinstance(item, dict)]
+    found = _releases(page.json(), url, base, package)
+    if page.memo is not None:
+        page.memo.put(MEMO_KIND, [_frozen(release) for release in found])
+    return found
+
+
+def _releases(document: Any, url: str, base: str, package: str) -> list[Release]:
     if not isinstance(document, dict) or not isinstance(document.get("releases"), dict):
         raise BadUpstreamResponse(f"{url}: not a PyPI project document (no 'releases')")
     info: dict[str, Any] = document["info"] if isinstance(document.get("info"), dict) else {}
@@ -70,6 +85,32 @@ def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> l
             )
         )
     return found
+
+
+def _frozen(release: Release) -> dict[str, Any]:
+    """A release as the JSON the page memo keeps."""
+    return {
+        "version": release.version,
+        "url": release.url,
+        "published": release.published.isoformat() if release.published else None,
+        "yanked": release.yanked,
+        "changelog": release.changelog,
+        "hashes": dict(release.hashes),
+        "locations": sorted(release.locations),
+    }
+
+
+def _thawed(item: dict[str, Any]) -> Release:
+    published = item.get("published")
+    return Release(
+        version=str(item.get("version")),
+        url=item.get("url"),
+        published=datetime.fromisoformat(published) if isinstance(published, str) else None,
+        yanked=bool(item.get("yanked")),
+        changelog=item.get("changelog"),
+        hashes=dict(item.get("hashes") or {}),
+        locations=frozenset(item.get("locations") or ()),
+    )
 
 
 def _published_hashes(files: list[Any]) -> dict[str, str]:
