@@ -145,12 +145,18 @@ class RedactedStream:
         return getattr(self._stream, "encoding", "utf-8")
 
 
+def _unwrapped(stream: TextIO) -> TextIO:
+    return stream._stream if isinstance(stream, RedactedStream) else stream
+
+
 @contextlib.contextmanager
 def redacted_output(redactor: Redactor) -> Iterator[None]:
-    """sys.stdout and sys.stderr scrubbed by `redactor` until the block ends."""
+    """sys.stdout and sys.stderr scrubbed by `redactor` until the block ends. A stream that is
+    scrubbed already is re-wrapped, not nested: the new redactor is meant to know at least
+    the secrets the old one did, and each pass over the text costs as much as the first."""
     saved = sys.stdout, sys.stderr
-    sys.stdout = RedactedStream(saved[0], redactor)
-    sys.stderr = RedactedStream(saved[1], redactor)
+    sys.stdout = RedactedStream(_unwrapped(saved[0]), redactor)
+    sys.stderr = RedactedStream(_unwrapped(saved[1]), redactor)
     try:
         yield
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -212,3 +213,17 @@ def test_a_crash_traceback_is_scrubbed_too(
     assert code == 1
     assert "RuntimeError" in err and "Traceback" in err
     assert token not in err
+
+
+def test_a_second_redacted_output_replaces_the_first_instead_of_nesting(capsys) -> None:
+    """Each pass costs a scrub of everything printed: the config's redactor takes over."""
+    from bot import log as logs
+
+    with logs.redacted_output(logs.Redactor(["first-secret-1"])):
+        with logs.redacted_output(logs.Redactor(["first-secret-1", "second-secret-2"])):
+            assert not isinstance(sys.stdout._stream, logs.RedactedStream)  # type: ignore[attr-defined]
+            print("first-secret-1 and second-secret-2")
+        print("after: first-secret-1")
+    out = capsys.readouterr().out
+    assert "first-secret-1" not in out and "second-secret-2" not in out
+    assert out.count(logs.REDACTED) == 3
