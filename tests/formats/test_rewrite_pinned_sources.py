@@ -71,3 +71,33 @@ def test_an_extra_source_with_no_version_stays_as_it_is() -> None:
     result = rewrite(HEAD + "source:\n" + MAIN + extra, "1.3.0", sha256_of)
     assert extra in result
     assert sha256_of("https://example.org/foo-1.3.0.tar.gz") in result
+
+
+def test_a_skipped_platform_may_keep_its_source() -> None:
+    """`skip: true  # [win]`: the Windows download need not move, nor is it touched."""
+    text = HEAD + (
+        "source:\n"
+        "  url: https://example.org/foo-{{ version }}.tar.gz  # [unix]\n"
+        f"  sha256: {H1}  # [unix]\n"
+        "  url: https://example.org/foo-latest-win.zip  # [win]\n"
+        f"  sha256: {H2}  # [win]\n"
+        "build:\n  skip: true  # [win]\n"
+    )
+    result = rewrite(text, "1.3.0", sha256_of)
+    assert f"  sha256: {sha256_of('https://example.org/foo-1.3.0.tar.gz')}  # [unix]\n" in result
+    assert f"  url: https://example.org/foo-latest-win.zip  # [win]\n  sha256: {H2}  # [win]\n" in (
+        result
+    )
+
+
+def test_one_hash_line_for_a_moving_and_a_pinned_source_is_refused() -> None:
+    """A sha256 shared by a source that moves and one that does not cannot be rewritten."""
+    text = HEAD + (
+        "source:\n"
+        "  url: https://example.org/foo-{{ version }}.tar.gz  # [unix]\n"
+        "  url: https://example.org/foo-latest-win.zip  # [win]\n"
+        f"  sha256: {H1}\n"
+        "build:\n  skip: true  # [win]\n"
+    )
+    reason = refusal(text)
+    assert H1 in reason and "moves" in reason

@@ -71,3 +71,15 @@ def test_a_comment_with_a_colon_does_not_hide_the_template() -> None:
     result = rewrite(text, "1.3.0", sha256_of)
     assert result.startswith('{% set version = "1.3.0" %}\n')
     assert line in result
+
+
+def test_a_package_version_from_an_expression_is_refused_with_its_line() -> None:
+    """`version: {{ data["v"] }}` follows to a dict lookup: refused, naming that line."""
+    text = (
+        "# a comment\n# another\n"
+        '{% set data = {"v": "1.2.3"} %}\n'
+        + PACKAGE
+        + '  version: {{ data["v"] }}\n'
+        + 'source:\n  url: https://example.org/foo-{{ data["v"] }}.tar.gz\n'
+    )
+    assert refusal(text) == "version is computed by an expression on line 3"
