@@ -112,9 +112,16 @@ def _claim(checker: Checker, recipe: Recipe) -> dict[str, Any] | None:
 
 
 def checker_name_for(recipe: Recipe, config: Config, registry: Mapping[str, Checker]) -> str | None:
-    """The checker that would check `recipe`, or None when none applies (no network)."""
+    """The checker that would check `recipe`, or None when none applies (no network).
+
+    Only the name: the options are not parsed (`list` asks this of every recipe, and parsing
+    compiles each listing's pattern; `check` reports bad options)."""
+    explicit = {**dict(recipe.update_check), **dict(config.recipes.get(recipe.name, {}))}
+    name = explicit.get("checker")
+    if name is not None:
+        return name if isinstance(name, str) and name in registry else None
     try:
-        return resolve(recipe, config, registry).checker_name
+        return _detect(recipe, registry)[0]
     except CheckerConfigError:
         return None
 

@@ -227,3 +227,27 @@ def test_a_second_redacted_output_replaces_the_first_instead_of_nesting(capsys) 
     out = capsys.readouterr().out
     assert "first-secret-1" not in out and "second-secret-2" not in out
     assert out.count(logs.REDACTED) == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Authorization: BEARER abcdefghijkl0123",
+        "PRIVATE-TOKEN: abcdefgh1234",
+        "X-Gitlab-Token=s3cr3t-value-99",
+        "use Token 1234567890abcdef here",
+    ],
+)
+def test_case_insensitive_token_shapes_are_scrubbed_in_any_case(text: str) -> None:
+    """The quick word check before the slow patterns must not miss an upper-case spelling."""
+    from bot import log as logs
+
+    assert logs.REDACTED in logs.Redactor().scrub(text)
+
+
+def test_text_without_token_shapes_is_left_as_it_is() -> None:
+    """Recipe output (names, versions, URLs) goes through untouched."""
+    from bot import log as logs
+
+    text = '{"recipe": "attrs", "checker": "github", "url": "https://github.com/o/r"}\n' * 3
+    assert logs.Redactor().scrub(text) == text
