@@ -220,13 +220,6 @@ def _decode(data: bytes) -> list[Entry]:
     return entries
 
 
-def select(entries: Sequence[Entry], names: Sequence[str]) -> list[Entry]:
-    if not names:
-        return list(entries)
-    wanted = set(names)
-    return [entry for entry in entries if wanted & _names_of(entry)]
-
-
 def _names_of(entry: Entry) -> set[str]:
     folder = PurePosixPath(entry.path).parent.name
     return {entry.name, folder} if folder else {entry.name}

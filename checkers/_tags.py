@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 
-from bot.errors import CheckerConfigError
 from bot.model import Release
 
 # A version inside a file name: dotted (or underscored) numbers, an optional single letter
@@ -61,23 +59,6 @@ def version_from_tag(tag: str, pattern: re.Pattern[str] | None = None) -> str | 
 def clean_version(raw: str) -> str:
     """`1_2_3` -> `1.2.3`: underscores between digits are a spelling of dots (boost, R, curl)."""
     return _DIGIT_UNDERSCORE.sub(".", raw)
-
-
-def compile_pattern(value: Any, checker: str, option: str = "pattern") -> re.Pattern[str]:
-    """A user's regex with a `version` group, or a CheckerConfigError naming the option."""
-    if not isinstance(value, str) or not value:
-        raise CheckerConfigError(f"checker {checker!r}: option {option!r} must be a regex string")
-    try:
-        compiled = re.compile(value)
-    except re.error as exc:
-        raise CheckerConfigError(
-            f"checker {checker!r}: option {option!r} is not a valid regex ({exc})"
-        ) from None
-    if "version" not in compiled.groupindex:
-        raise CheckerConfigError(
-            f"checker {checker!r}: option {option!r} needs a (?P<version>...) group"
-        )
-    return compiled
 
 
 def match_version(pattern: re.Pattern[str], *names: str) -> str | None:
