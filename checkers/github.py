@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -135,13 +135,44 @@ def _items(ctx: CheckContext, url: str, repo: str) -> Iterator[Mapping[str, Any]
         if next_url is None:
             return
         page = _get(ctx, next_url, repo)
-        data = page.json()
-        if not isinstance(data, list):
-            raise BadUpstreamResponse(f"{page.url}: expected a JSON list for {repo}")
-        yield from (item for item in data if isinstance(item, Mapping))
+        yield from _page_items(page, repo)
         next_url = page.links.get("next")
     if next_url is not None:
         ctx.log.warning("github_pages_capped", repo=repo, pages=MAX_PAGES, url=url)
+
+
+# The page memo's kind for the fields a list page gives: bump it when _slim keeps others.
+MEMO_KIND = "github.items.1"
+_KEPT = ("tag_name", "name", "html_url", "published_at", "prerelease", "draft")
+_KEPT_ASSET = ("name", "digest", "browser_download_url")
+
+
+def _page_items(page: Page, repo: str) -> Sequence[Mapping[str, Any]]:
+    """The page's objects, slimmed to the fields read here; on a 304, those kept last time."""
+    kept = page.memo.get(MEMO_KIND) if page.memo is not None else None
+    if isinstance(kept, list):
+        return [item for item in kept if isinstance(item, Mapping)]
+    data = page.json()
+    if not isinstance(data, list):
+        raise BadUpstreamResponse(f"{page.url}: expected a JSON list for {repo}")
+    items = [_slim(item) for item in data if isinstance(item, Mapping)]
+    if page.memo is not None:
+        page.memo.put(MEMO_KIND, items)
+    return items
+
+
+def _slim(item: Mapping[str, Any]) -> dict[str, Any]:
+    slim = {key: item[key] for key in _KEPT if key in item}
+    if isinstance(item.get("body"), str):
+        slim["body"] = item["body"][:NOTES_CHARS]
+    assets = item.get("assets")
+    if isinstance(assets, list):
+        slim["assets"] = [
+            {key: asset.get(key) for key in _KEPT_ASSET}
+            for asset in assets
+            if isinstance(asset, Mapping)
+        ]
+    return slim
 
 
 def _get(ctx: CheckContext, url: str, repo: str) -> Page:

@@ -101,10 +101,15 @@ def test_releases_across_pages(ctx: CheckContext, api: LocalHttpServer) -> None:
 
 
 def test_second_check_revalidates(ctx: CheckContext, api: LocalHttpServer) -> None:
-    """A repeated check sends If-None-Match and is answered 304 for both pages, same result."""
+    """A repeated check sends If-None-Match and is answered 304 for both pages, same result,
+    rebuilt from what the pages' memos kept: nothing is parsed again."""
     first = check(ctx, api, repo="octo/widget")
-    assert check(ctx, api, repo="octo/widget") == first
+    second = check(ctx, api, repo="octo/widget")
+    assert second == first
+    fields = [(r.hashes, r.locations, r.notes, r.published) for r in first.values()]
+    assert [(r.hashes, r.locations, r.notes, r.published) for r in second.values()] == fields
     assert ctx.http.stats.not_modified == 2
+    assert ctx.http.stats.reparsed == 0
     assert all("if-none-match" in request.headers for request in api.requests[2:])
 
 
