@@ -300,12 +300,13 @@ class _Writer:
         if decision.action is Action.CLOSE and existing is not None:
             self._close(existing, decision.why)
             return Done(name, "closed")
-        if decision.action is Action.NONE:
-            return Done(name, "answered" if decision.answers else None)
-        if decision.action is Action.KEEP and decision.automerge and existing is not None:
-            return Done(name, None, auto_merge=self._auto_merge(existing.number, existing.sha))
         if decision.action not in WRITES:
-            return Done(name, None)
+            # Nothing to write (kept, edited, waiting, ...): ticks it makes moot are answered,
+            # and a kept merge request may still need its auto-merge asked for.
+            asked = None
+            if decision.automerge and existing is not None:
+                asked = self._auto_merge(existing.number, existing.sha)
+            return Done(name, "answered" if decision.answers else None, auto_merge=asked)
         update = decision.update
         assert update is not None
         config = self.cycle.config

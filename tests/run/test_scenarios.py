@@ -504,3 +504,27 @@ def test_a_duplicate_dashboards_unanswered_tick_moves_to_the_kept_one(make_world
     assert second.state == "closed"
     assert ("create", "six") in parse_ticks(first.description)
     assert world.merge_requests() == []
+
+
+def test_a_create_tick_left_over_on_an_open_merge_request_is_cleared(make_world) -> None:
+    """A create box ticked while the run that opened the merge request worked is moot at the
+    next run (the merge request is open and kept): it is answered, not carried for ever."""
+    world = make_world({"attrs": "18.2.0"})
+    world.pypi.publish("attrs", "19.1.0")
+    world.run(TUESDAY)
+    iid = world.dashboard().iid
+    ticked: list[bool] = []
+
+    def tick_once(request) -> None:
+        if not ticked and "/repository/archive" in request.path:
+            ticked.append(True)
+            world.gitlab.tick_box(iid, "create=attrs")
+
+    world.gitlab.on_request(tick_once)
+    world.run(SATURDAY)
+    assert ticked
+    assert [mr.title for mr in world.merge_requests()] == ["Update attrs to 19.1.0"]
+    assert parse_ticks(world.dashboard().description) == {("create", "attrs")}
+    world.run(SATURDAY)
+    assert parse_ticks(world.dashboard().description) == set()
+    assert len(world.merge_requests()) == 1
