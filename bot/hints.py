@@ -28,7 +28,7 @@ from bot.errors import RecipeBotError
 from bot.http import Http
 from bot.model import RecipeChange
 from bot.resolve import resolve
-from checkers import Checker
+from checkers import Checker, pypi
 
 log = structlog.get_logger()
 MAX_REQUIREMENTS = 500  # a metadata document listing more is not one to compare line by line
@@ -76,7 +76,8 @@ def gather(
         if resolved.checker_name != "pypi":
             return None
         package = str(resolved.options.get("package") or update.recipe.name)
-        base = str(config.checkers.get("pypi", {}).get("url", "https://pypi.org"))
+        # The checker's own setting, default included: the index its releases came from.
+        base = pypi.SETTINGS.read(config.checkers.get("pypi", {}))[pypi.INDEX_URL]
         urls = [pypi_metadata_url(base, package, v) for v in (update.old, update.new)]
         if None in urls:
             return None
