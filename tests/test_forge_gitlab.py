@@ -59,9 +59,23 @@ def open_one(forge: GitLabForge, version: str = "1.1") -> None:
     forge.create_merge_request(plan)
 
 
-def test_gitlab_forge_is_a_forge() -> None:
-    """The implementation satisfies the protocol the run is typed against."""
-    forge: Forge = GitLabForge(GitLabConfig(url="http://127.0.0.1:9", project=PROJECT), None)
+def test_gitlab_forge_has_every_verb_of_the_protocol() -> None:
+    """Each method the Forge protocol names exists on GitLabForge with the same parameters
+    (mypy checks bot/, not tests: this is the check a second implementation would copy)."""
+    import inspect
+
+    verbs = [
+        name
+        for name, member in vars(Forge).items()
+        if callable(member) and not name.startswith("_")
+    ]
+    assert len(verbs) >= 18
+    for name in verbs:
+        implemented = getattr(GitLabForge, name, None)
+        assert callable(implemented), name
+        wanted = list(inspect.signature(getattr(Forge, name)).parameters)
+        assert list(inspect.signature(implemented).parameters) == wanted, name
+    forge = GitLabForge(GitLabConfig(url="http://127.0.0.1:9", project=PROJECT), None)
     assert forge.write_guard is None
 
 
