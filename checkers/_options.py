@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from bot.errors import CheckerConfigError, ConfigError
+from checkers._tags import AffixPattern, NamePattern
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -220,9 +221,12 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def _version_regex(value: Any) -> re.Pattern[str]:
+def _version_regex(value: Any) -> NamePattern:
     if not isinstance(value, str) or not value:
         raise InvalidValue(f", not {value!r}")
+    affix = AffixPattern.for_pattern(value)  # what detection writes: no regex to compile
+    if affix is not None:
+        return affix
     try:
         compiled = _compiled(value)
     except re.error as exc:
@@ -232,7 +236,7 @@ def _version_regex(value: Any) -> re.Pattern[str]:
     return compiled
 
 
-VERSION_REGEX: Kind[re.Pattern[str]] = Kind("a regex with a (?P<version>...) group", _version_regex)
+VERSION_REGEX: Kind[NamePattern] = Kind("a regex with a (?P<version>...) group", _version_regex)
 
 _OWNER_NAME = re.compile(r"[\w.-]+/[\w.-]+")
 

@@ -7,8 +7,10 @@ None when a name holds no version. Which version is newest is not decided here (
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from bot.model import Release
 
@@ -23,6 +25,8 @@ VERSION = (
     r"(?:[-_.~+]?(?:alpha|beta|pre|rc|dev|post|a|b|c|p)\.?\d+)*"
 )
 _VERSION_AT_START = re.compile(rf"[vV]?(?P<version>{VERSION})")
+VERSION_GROUP = f"(?P<version>{VERSION})"
+_VERSION_ONLY = re.compile(VERSION_GROUP)
 
 ARCHIVE_EXTENSIONS = (
     ".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst", ".tar.lz", ".tar.lzma", ".tar.Z", ".tar",
@@ -40,7 +44,88 @@ _DIGIT_UNDERSCORE = re.compile(r"(?<=\d)_(?=\d)")
 _VERSIONISH_DIR = re.compile(r"v?\d+(?:\.(?:\d+|x))*", re.IGNORECASE)
 
 
-def version_from_tag(tag: str, pattern: re.Pattern[str] | None = None) -> str | None:
+class NamePattern(Protocol):
+    """What a version pattern option holds: a compiled regex, or an `AffixPattern` like one."""
+
+    @property
+    def pattern(self) -> str: ...
+    @property
+    def groupindex(self) -> Mapping[str, int]: ...
+    def fullmatch(self, string: str) -> re.Match[str] | None: ...
+
+
+class AffixPattern:
+    """`literal(?P<version>VERSION)literal`, matched without compiling a regex of its own.
+
+    Every detected listing pattern has this shape, and every recipe has its own: thousands of
+    patterns overflow `re`'s cache, and compiling one (VERSION is long) cost a tenth of a cold
+    sweep's CPU. This matches the same names with the one shared VERSION regex, bounded to
+    the part between the literals. It is exact because the literals fix where the version
+    starts and ends; lookbehinds see the prefix as in the whole regex (`pos` does not hide
+    it), and `for_pattern` refuses a suffix that VERSION's lookaheads would see differently.
+    Anything but `fullmatch` goes to the real regex, compiled on first use.
+    """
+
+    __slots__ = ("_head", "_tail", "pattern")
+    groupindex: Mapping[str, int] = _VERSION_ONLY.groupindex
+
+    def __init__(self, pattern: str, head: str, tail: str) -> None:
+        self.pattern, self._head, self._tail = pattern, head, tail
+
+    @classmethod
+    def for_pattern(cls, pattern: str) -> AffixPattern | None:
+        """The affix form of `pattern`, or None when it is any other regex."""
+        escaped_head, group, escaped_tail = pattern.partition(VERSION_GROUP)
+        if not group or VERSION_GROUP in escaped_tail:
+            return None
+        head, tail = _literal(escaped_head), _literal(escaped_tail)
+        if head is None or tail is None or not _lookaheads_agree(tail):
+            return None
+        return cls(pattern, head, tail)
+
+    def fullmatch(self, string: str) -> re.Match[str] | None:
+        head, tail = self._head, self._tail
+        end = len(string) - len(tail)
+        if end <= len(head) or not string.startswith(head) or not string.endswith(tail):
+            return None
+        return _VERSION_ONLY.fullmatch(string, len(head), end)
+
+    def __getattr__(self, name: str) -> Any:  # search, finditer, flags...: the regex itself
+        return getattr(_compiled(self.pattern), name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AffixPattern) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
+    def __repr__(self) -> str:
+        return f"AffixPattern({self.pattern!r})"
+
+
+def _literal(escaped: str) -> str | None:
+    """The text `escaped` matches when it is `re.escape` of some text, else None."""
+    text = re.sub(r"\\(.)", r"\1", escaped, flags=re.DOTALL)
+    return text if re.escape(text) == escaped else None
+
+
+def _lookaheads_agree(tail: str) -> bool:
+    # VERSION ends with lookaheads: `(?![A-Za-z0-9])` after a letter, `(?!\.?\d)` after a CRAN
+    # `-N`. The whole regex lets them see the suffix; a bounded match sees the end of the
+    # string. Both say the same unless the suffix starts with an ASCII letter, a digit or
+    # `.<digit>` (`\d` is any Unicode digit).
+    return not (tail[:1].isascii() and tail[:1].isalnum()) and not _DIGIT_NEXT.match(tail)
+
+
+_DIGIT_NEXT = re.compile(r"\.?\d")
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def version_from_tag(tag: str, pattern: NamePattern | None = None) -> str | None:
     """The version a git tag names, or None (`latest`, `nightly`, a pattern that does not match)."""
     tag = tag.strip().removeprefix("refs/tags/")
     if pattern is not None:
@@ -61,7 +146,7 @@ def clean_version(raw: str) -> str:
     return _DIGIT_UNDERSCORE.sub(".", raw)
 
 
-def match_version(pattern: re.Pattern[str], *names: str) -> str | None:
+def match_version(pattern: NamePattern, *names: str) -> str | None:
     """The `version` group of the first name the pattern matches whole, cleaned; else None."""
     for name in names:
         if name and (match := pattern.fullmatch(name)) and match["version"]:

@@ -29,7 +29,7 @@ from bot.errors import (
 from bot.http import Page
 from bot.model import Recipe, Release
 from checkers._links import file_name, page_links
-from checkers._tags import ARCHIVE_EXTENSIONS, dedupe, match_version
+from checkers._tags import ARCHIVE_EXTENSIONS, NamePattern, dedupe, match_version
 from checkers.api import (
     URL,
     URL_PREFIXES,
@@ -85,7 +85,7 @@ def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> l
 
 
 class _Crawl:
-    def __init__(self, ctx: CheckContext, pattern: re.Pattern[str], limits: _Limits) -> None:
+    def __init__(self, ctx: CheckContext, pattern: NamePattern, limits: _Limits) -> None:
         self.ctx = ctx
         self.pattern = pattern
         self.limits = limits

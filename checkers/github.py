@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 from bot.errors import BadUpstreamResponse, RateLimited, UpstreamError, UpstreamNotFound
 from bot.http import Page
 from bot.model import Recipe, Release
-from checkers._tags import dedupe, version_from_tag
+from checkers._tags import NamePattern, dedupe, version_from_tag
 from checkers.api import (
     ENV_NAME,
     FLAG,
@@ -75,7 +75,7 @@ def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> l
     return dedupe(r for r in (_from_tag(item, pattern, web) for item in tags) if r)
 
 
-def _from_release(item: Mapping[str, Any], pattern: re.Pattern[str] | None) -> Release | None:
+def _from_release(item: Mapping[str, Any], pattern: NamePattern | None) -> Release | None:
     tag = item.get("tag_name")
     version = version_from_tag(tag, pattern) if isinstance(tag, str) else None
     if version is None:
@@ -121,7 +121,7 @@ def _asset_digests(assets: Any) -> dict[str, str]:
     return found
 
 
-def _from_tag(item: Mapping[str, Any], pattern: re.Pattern[str] | None, web: str) -> Release | None:
+def _from_tag(item: Mapping[str, Any], pattern: NamePattern | None, web: str) -> Release | None:
     name = item.get("name")
     if not isinstance(name, str) or (version := version_from_tag(name, pattern)) is None:
         return None

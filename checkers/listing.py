@@ -21,7 +21,8 @@ from bot.ftp import FtpEntry
 from bot.model import Recipe, Release
 from checkers._links import child_directory, file_name, page_links
 from checkers._tags import (
-    VERSION,
+    VERSION_GROUP,
+    NamePattern,
     dedupe,
     find_version,
     looks_like_version_dir,
@@ -84,7 +85,7 @@ def pattern_for(filename: str) -> tuple[str, str] | None:
     # Keep a `v` before the version literal: `v1.2.3.tar.gz` lists as `v(?P<version>…)`.
     head = stem[: match.start("version")]
     tail = stem[match.end("version") :] + extension
-    return f"{re.escape(head)}(?P<version>{VERSION}){re.escape(tail)}", match["version"]
+    return f"{re.escape(head)}{VERSION_GROUP}{re.escape(tail)}", match["version"]
 
 
 def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> list[Release]:
@@ -102,7 +103,7 @@ def releases(recipe: Recipe, options: Mapping[str, Any], ctx: CheckContext) -> l
     return dedupe(found)
 
 
-def _matching(entries: Iterable[_Entry], pattern: re.Pattern[str]) -> Iterable[Release]:
+def _matching(entries: Iterable[_Entry], pattern: NamePattern) -> Iterable[Release]:
     for entry in entries:
         if entry.is_dir is not True and (version := match_version(pattern, entry.name, entry.url)):
             yield Release(version=version, url=entry.url)
