@@ -36,6 +36,7 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from requests.utils import get_netrc_auth
 from urllib3.util.retry import Retry
 
 from bot import __version__, ftp
@@ -202,16 +203,28 @@ def retry_policy(
 
 
 class _Session(requests.Session):
-    """A Session that reads the environment's proxy settings once per origin, not per request.
+    """A Session that reads the environment's proxy settings and netrc once per origin.
 
     requests scans every environment variable twice per request for `*_proxy` and `no_proxy`
-    (a fifth of a 304's CPU in a profile); a run's environment does not change while it runs,
-    and the answer depends only on the origin and the arguments.
+    (a fifth of a 304's CPU in a profile), and looks for a netrc file (and parses it) before
+    every request; a run's environment does not change while it runs, and the answers depend
+    only on the origin and the arguments.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._environment: dict[tuple[object, ...], Any] = {}
+        self._netrc: dict[tuple[str, str], tuple[str, str] | None] = {}
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        if self.trust_env and not request.auth and not self.auth:
+            parts = urlsplit(request.url)
+            origin = (parts.scheme, parts.netloc)
+            if origin not in self._netrc:
+                self._netrc[origin] = get_netrc_auth(request.url)
+            # What requests would find itself; "none" said so, or it would look again.
+            request.auth = self._netrc[origin] or _no_auth
+        return super().prepare_request(request)
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -226,6 +239,11 @@ class _Session(requests.Session):
             self._environment[key] = found
         # A copy, with a fresh proxies dict: requests may add to what it is given.
         return {**found, "proxies": dict(found["proxies"])}
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """No credentials: what a request carries when the netrc has none for its origin."""
+    return request
 
 
 class HostRateLimited(Exception):

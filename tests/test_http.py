@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import socket
 import threading
@@ -304,3 +305,22 @@ def test_environment_proxies_are_honoured_per_origin(
             assert http.get(proxy_env.url("/page")).text == "ok"
     # Through the proxy, the request line holds the whole URL; NO_PROXY hosts are asked directly.
     assert proxy_env.paths() == ["http://upstream.invalid/page", "/page"] * 2
+
+
+def test_netrc_credentials_are_sent_to_their_host_only(
+    server: LocalHttpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As requests does: a netrc entry for a host is sent as Basic auth there, on every request
+    (the file is read once per origin), and a host without one gets no Authorization."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login robot password n3trc-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    server.routes["/a"] = Reply(200, "a")
+    with client(tmp_path) as http:
+        http.get(server.url("/a"))
+        netrc.write_text("")  # read once: a run's environment does not change under it
+        http.get(server.url("/a"))
+        http.get(server.url("/a").replace("127.0.0.1", "localhost"))
+    basic = "Basic " + base64.b64encode(b"robot:n3trc-secret").decode()
+    assert [r.headers.get("authorization") for r in server.requests] == [basic, basic, None]
