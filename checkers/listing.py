@@ -117,14 +117,31 @@ def _list(ctx: CheckContext, url: str) -> list[_Entry]:
     links = page_links(page)
     if not links:  # every listing links at least its parent: this is an error page
         raise BadUpstreamResponse(f"{page.url}: no links at all; not a directory listing")
+    return _entries(links, page.url)
+
+
+def _entries(links: Iterable[str], parent: str) -> list[_Entry]:
+    """The files and sub-directories among a listing's links (other links are dropped)."""
     entries = []
+    # A plain listing links its files as the page's URL plus a name: nothing to split then.
+    simple = parent.endswith("/") and "?" not in parent and "#" not in parent
     for link in links:
-        child = child_directory(link, page.url)
+        rest = link[len(parent) :] if simple and link.startswith(parent) else ""
+        if rest and _SIMPLE_NAME.fullmatch(rest):
+            is_dir = rest.endswith("/")
+            entries.append(_Entry(rest.rstrip("/") if is_dir else rest, link, is_dir=is_dir))
+            continue
+        child = child_directory(link, parent)
         if child is not None:
             entries.append(_Entry(child, link, is_dir=True))
         elif not urlsplit(link).path.endswith("/"):
             entries.append(_Entry(file_name(link), link, is_dir=False))
     return entries
+
+
+# A name directly under the page, spelled so that it needs no unquoting and holds no query,
+# fragment or dot segment: what `child_directory` and `file_name` would find, without them.
+_SIMPLE_NAME = re.compile(r"[A-Za-z0-9_+~-][A-Za-z0-9._+~-]*/?")
 
 
 def _ftp_entry(base: str, entry: FtpEntry) -> _Entry:
