@@ -88,7 +88,7 @@ class Recipes(Iterable[Entry]):
         Done up front on purpose: a sweep checks entries on a pool of threads as soon as they
         are yielded, and each of the five system calls a cached recipe costs (stat, open, read,
         close, the SQLite lookup) releases the GIL, which the reader then waits to get back
-        behind 20 busy threads. Interleaved, 2,000 cached recipes took 10.7 s to read, every
+        behind 20 busy threads. Interleaved, 2,000 cached recipes took about 12 s to read, every
         checker thread idle for want of entries; up front, without rivals, a fraction of a
         second. Only the small cached bytes are kept; an uncached recipe is parsed when the
         iteration reaches it, overlapping with the checks as before.
