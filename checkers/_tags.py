@@ -91,6 +91,8 @@ class AffixPattern:
         return _VERSION_ONLY.fullmatch(string, len(head), end)
 
     def __getattr__(self, name: str) -> Any:  # search, finditer, flags...: the regex itself
+        if name.startswith("_"):  # copy and pickle probe these: they get this object, not re's
+            raise AttributeError(name)
         return getattr(_compiled(self.pattern), name)
 
     def __eq__(self, other: object) -> bool:

@@ -6,6 +6,8 @@ prefix and suffix shape detection writes, and each is matched both ways.
 
 from __future__ import annotations
 
+import copy
+import pickle
 import random
 import re
 
@@ -53,16 +55,19 @@ def test_affix_matches_what_the_regex_matches(head: str, tail: str) -> None:
     assert matched > 20  # the samples do exercise matches, not only misses
 
 
+FOO = re.escape("foo-")
+
+
 @pytest.mark.parametrize(
     "pattern",
     [
-        rf"foo-{VERSION_GROUP}a\.tar\.gz",  # a letter after: VERSION's lookahead would see it
-        rf"foo-{VERSION_GROUP}1\.tar\.gz",  # a digit after
-        rf"foo-{VERSION_GROUP}\.1\.tar\.gz",  # `.<digit>` after
-        rf"foo-{VERSION_GROUP}١",  # a Unicode digit after
+        FOO + VERSION_GROUP + re.escape("a.tar.gz"),  # a letter after: VERSION's lookahead sees it
+        FOO + VERSION_GROUP + re.escape("1.tar.gz"),  # a digit after
+        FOO + VERSION_GROUP + re.escape(".1.tar.gz"),  # `.<digit>` after
+        FOO + VERSION_GROUP + "١",  # a Unicode digit after
         rf"\w+-{VERSION_GROUP}\.tar\.gz",  # no literal before
-        rf"foo-{VERSION_GROUP}\.tar\.(gz|xz)",  # no literal after
-        r"foo-(?P<version>\d+)\.tar\.gz",  # another version group
+        rf"{FOO}{VERSION_GROUP}\.tar\.(gz|xz)",  # no literal after
+        r"foo\-(?P<version>\d+)\.tar\.gz",  # another version group
     ],
 )
 def test_other_patterns_are_compiled(pattern: str) -> None:
@@ -86,3 +91,11 @@ def test_detected_patterns_take_the_affix_path() -> None:
     assert parsed.fullmatch("readline-8.3.tar.gz.sig") is None
     assert parsed.search("see readline-8.3.tar.gz")  # the rest of re.Pattern, for plugins
     assert parsed.groupindex == {"version": 1}
+
+
+def test_an_affix_pattern_copies_and_pickles_as_itself() -> None:
+    affix = AffixPattern.for_pattern(re.escape("tool-") + VERSION_GROUP + re.escape(".tar.gz"))
+    assert affix is not None
+    for again in (copy.deepcopy(affix), pickle.loads(pickle.dumps(affix))):
+        assert isinstance(again, AffixPattern) and again == affix
+        assert again.fullmatch("tool-2.1.tar.gz")["version"] == "2.1"  # type: ignore[index]
