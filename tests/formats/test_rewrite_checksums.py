@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from support.rewriting import sha256_of
 
 from bot.errors import RewriteRefused
 from bot.formats import rewrite
@@ -18,10 +19,6 @@ HEAD = '{% set version = "1.2.3" %}\npackage:\n  name: foo\n  version: {{ versio
 URL = "  url: https://example.org/foo-{{ version }}.tar.gz\n"
 NEW = hashlib.sha256(b"https://example.org/foo-1.3.0.tar.gz").hexdigest()
 MD5, OLD = "a" * 32, "b" * 64
-
-
-def sha256_of(url: str) -> str:
-    return hashlib.sha256(url.encode()).hexdigest()
 
 
 def moved(source: str) -> str:

@@ -7,26 +7,13 @@ Jinja commit variable in its URL would ship the old files under the new version.
 
 from __future__ import annotations
 
-import hashlib
+from support.rewriting import refusal, sha256_of
 
-import pytest
-
-from bot.errors import RewriteRefused
 from bot.formats import rewrite
 
 HEAD = '{% set version = "1.2.3" %}\npackage:\n  name: foo\n  version: {{ version }}\n'
 H1, H2 = "1" * 64, "2" * 64
 MAIN = f"  - url: https://example.org/foo-{{{{ version }}}}.tar.gz\n    sha256: {H1}\n"
-
-
-def sha256_of(url: str) -> str:
-    return hashlib.sha256(url.encode()).hexdigest()
-
-
-def refusal(text: str) -> str:
-    with pytest.raises(RewriteRefused) as caught:
-        rewrite(text, "1.3.0", sha256_of)
-    return str(caught.value)
 
 
 def test_an_extra_source_on_a_commit_variable_is_refused_by_name() -> None:

@@ -5,25 +5,12 @@ The refusal messages name lines (1-based) because a maintainer fixes the recipe 
 
 from __future__ import annotations
 
-import hashlib
+from support.rewriting import refusal, sha256_of
 
-import pytest
-
-from bot.errors import RewriteRefused
 from bot.formats import rewrite
 
 PACKAGE = "package:\n  name: foo\n"
 SOURCE = "source:\n  url: https://example.org/foo-{{ version }}.tar.gz\n"
-
-
-def sha256_of(url: str) -> str:
-    return hashlib.sha256(url.encode()).hexdigest()
-
-
-def refusal(text: str) -> str:
-    with pytest.raises(RewriteRefused) as caught:
-        rewrite(text, "1.3.0", sha256_of)
-    return str(caught.value)
 
 
 def test_a_computed_version_is_refused_with_its_line() -> None:
