@@ -168,7 +168,15 @@ class HttpStats:
 class _Retry(Retry):
     """urllib3's Retry, but a hostile or busy host cannot make us sleep for an hour."""
 
-    max_retry_after = 30.0
+    def __init__(self, *args: Any, max_retry_after: float = 30.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_retry_after = max_retry_after
+
+    def new(self, **kwargs: Any) -> _Retry:
+        # urllib3 makes a new Retry on every attempt from its constructor's arguments; without
+        # this, the cap would fall back to its default after the first retry.
+        kwargs.setdefault("max_retry_after", self.max_retry_after)
+        return super().new(**kwargs)
 
     def sleep_for_retry(self, response: Any = None) -> bool:
         retry_after = self.get_retry_after(response) if response is not None else None
@@ -186,7 +194,7 @@ def retry_policy(
     with RateLimited (for GitLab: ForgeError), so one busy host cannot stall a whole run.
     `methods=None` retries every verb (GitLab writes are made idempotent by their callers).
     """
-    retry = _Retry(
+    return _Retry(
         total=retries,
         connect=retries,
         read=retries,
@@ -196,10 +204,9 @@ def retry_policy(
         allowed_methods=frozenset(methods) if methods is not None else None,
         respect_retry_after_header=True,
         raise_on_status=False,
-        redirect=False,  # requests follows redirects itself, bounded by max_redirects
+        redirect=False,  # redirects are followed by the caller, bounded by max_redirects
+        max_retry_after=max_retry_after,
     )
-    retry.max_retry_after = max_retry_after
-    return retry
 
 
 class _Session(requests.Session):

@@ -91,6 +91,23 @@ def test_long_retry_after_rate_limits_the_host(server: LocalHttpServer, tmp_path
     assert server.paths() == ["/limited"]
 
 
+def test_the_retry_after_cap_holds_on_every_attempt(
+    server: LocalHttpServer, tmp_path: Path
+) -> None:
+    """The configured cap holds on the second retry too, not only on the first.
+
+    urllib3 makes a new Retry for each attempt; one that fell back to the default cap (30 s)
+    would wait out this Retry-After and succeed."""
+    replies = iter([Reply(503, "busy"), Reply(503, "busy", {"Retry-After": "2"})])
+    server.routes["/limited"] = lambda _request: next(replies, Reply(200, "ok"))
+    with client(tmp_path, max_retry_after=1) as http:
+        started = time.monotonic()
+        with pytest.raises(RateLimited):
+            http.get(server.url("/limited"))
+        assert time.monotonic() - started < 1.5
+    assert server.hits("/limited") == 2
+
+
 def test_not_found_is_typed(server: LocalHttpServer, tmp_path: Path) -> None:
     """404 is UpstreamNotFound, without retries."""
     with client(tmp_path) as http, pytest.raises(UpstreamNotFound):
