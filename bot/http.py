@@ -26,33 +26,28 @@ import threading
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-import urllib3.exceptions
-from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
-from requests.utils import get_netrc_auth
-from urllib3.util.retry import Retry
+from requests.utils import parse_header_links
+from urllib3 import HTTPHeaderDict
 
 from bot import __version__, ftp
 from bot.errors import (
     BadUpstreamResponse,
     RateLimited,
-    ResponseTooLarge,
     UpstreamError,
     UpstreamNotFound,
     UpstreamUnavailable,
 )
 from bot.ftp import FtpEntry
 from bot.store import Store, Table
+from bot.transport import HostRateLimited, Response, Transport, retry_policy
 
 MiB = 1024 * 1024
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 FTP_MAX_ENTRIES = 100_000
 
 
@@ -85,7 +80,7 @@ class Page:
 
     url: str  # after redirects
     status: int
-    headers: CaseInsensitiveDict[str]
+    headers: Mapping[str, str]  # case-insensitive
     content: bytes
     from_cache: bool = False
     links: Mapping[str, str] = field(default_factory=dict)  # the Link header, by rel
@@ -165,153 +160,6 @@ class HttpStats:
             }
 
 
-class _Retry(Retry):
-    """urllib3's Retry, but a hostile or busy host cannot make us sleep for an hour."""
-
-    def __init__(self, *args: Any, max_retry_after: float = 30.0, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_retry_after = max_retry_after
-
-    def new(self, **kwargs: Any) -> _Retry:
-        # urllib3 makes a new Retry on every attempt from its constructor's arguments; without
-        # this, the cap would fall back to its default after the first retry.
-        kwargs.setdefault("max_retry_after", self.max_retry_after)
-        return super().new(**kwargs)
-
-    def sleep_for_retry(self, response: Any = None) -> bool:
-        retry_after = self.get_retry_after(response) if response is not None else None
-        if retry_after is not None and retry_after > self.max_retry_after:
-            raise HostRateLimited(retry_after)
-        return bool(super().sleep_for_retry(response))
-
-
-def retry_policy(
-    retries: int, backoff: float, max_retry_after: float, *, methods: Collection[str] | None
-) -> Retry:
-    """Retries on connection errors, 5xx and 429, with exponential backoff and Retry-After.
-
-    A Retry-After longer than `max_retry_after` is not slept through: the request fails at once
-    with RateLimited (for GitLab: ForgeError), so one busy host cannot stall a whole run.
-    `methods=None` retries every verb (GitLab writes are made idempotent by their callers).
-    """
-    return _Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        backoff_factor=backoff,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset(methods) if methods is not None else None,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-        redirect=False,  # redirects are followed by the caller, bounded by max_redirects
-        max_retry_after=max_retry_after,
-    )
-
-
-class _Session(requests.Session):
-    """A Session that reads the environment's proxy settings and netrc once per origin.
-
-    requests scans every environment variable twice per request for `*_proxy` and `no_proxy`
-    (a fifth of a 304's CPU in a profile), and looks for a netrc file (and parses it) before
-    every request; a run's environment does not change while it runs, and the answers depend
-    only on the origin and the arguments.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._environment: dict[tuple[object, ...], Any] = {}
-        self._netrc: dict[tuple[str, str], tuple[str, str] | None] = {}
-
-    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
-        if self.trust_env and not request.auth and not self.auth:
-            parts = urlsplit(request.url)
-            origin = (parts.scheme, parts.netloc)
-            if origin not in self._netrc:
-                self._netrc[origin] = get_netrc_auth(request.url)
-            # What requests would find itself; "none" said so, or it would look again.
-            request.auth = self._netrc[origin] or _no_auth
-        return super().prepare_request(request)
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> Any:
-        if proxies:  # explicit proxies for this request: nothing general to remember
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc, stream, verify, cert, self.trust_env)
-        found = self._environment.get(key)
-        if found is None:
-            found = super().merge_environment_settings(url, proxies, stream, verify, cert)
-            self._environment[key] = found
-        # A copy, with a fresh proxies dict: requests may add to what it is given.
-        return {**found, "proxies": dict(found["proxies"])}
-
-
-def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """No credentials: what a request carries when the netrc has none for its origin."""
-    return request
-
-
-class HostRateLimited(Exception):
-    """Raised from inside urllib3 when a Retry-After is longer than we are willing to wait."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(retry_after)
-        self.retry_after = retry_after
-
-
-class _BoundedAdapter(HTTPAdapter):
-    """Counts what goes over the wire and stops reading a body past its size or time budget."""
-
-    def __init__(
-        self, stats: HttpStats, limits: threading.local, retry: Retry, pool_size: int
-    ) -> None:
-        super().__init__(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
-        self._stats = stats
-        # Set by Http for the request this thread is making; a thread-local, because requests
-        # copies the prepared request on each redirect hop and would drop anything attached to it.
-        self._limits = limits
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        response = super().send(request, **kwargs)
-        retries = getattr(response.raw, "retries", None)
-        hops = 1 + len(retries.history) if retries is not None else 1
-        self._stats.add(requests=hops, not_modified=int(response.status_code == 304))
-        max_bytes, deadline = self._limits.current
-        _bound_body(response, max_bytes, deadline, self._stats)
-        return response
-
-
-def _bound_body(
-    response: requests.Response, max_bytes: int, deadline: float, stats: HttpStats
-) -> None:
-    """Make every read of the body respect the size and time budgets."""
-    length = response.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) > max_bytes:
-        response.close()
-        raise ResponseTooLarge(
-            f"{response.url}: {int(length)} bytes is over the {max_bytes}-byte cap"
-        )
-    stream = response.raw.stream
-
-    def bounded(*args: Any, **kwargs: Any) -> Iterator[bytes]:
-        received = 0
-        for chunk in stream(*args, **kwargs):
-            received += len(chunk)
-            stats.add(bytes=len(chunk))
-            if received > max_bytes:
-                response.close()
-                raise ResponseTooLarge(f"{response.url}: more than {max_bytes} bytes")
-            if time.monotonic() > deadline:
-                response.close()
-                raise UpstreamUnavailable(f"{response.url}: response not complete in time")
-            yield chunk
-
-    # requests reads bodies through raw.stream(); wrapping it bounds every consumer.
-    response.raw.stream = bounded  # type: ignore[method-assign]
-
-
 class Http:
     """The shared client. Thread-safe; one per run, injected into every checker."""
 
@@ -323,8 +171,21 @@ class Http:
         )
         self._slots_lock = threading.Lock()
         self._blocked: dict[str, float] = {}  # host -> epoch seconds it is rate-limited until
-        self._limits = threading.local()
-        self._session = self._make_session()
+        self._transport = Transport(
+            timeout=self.settings.timeout,
+            retry=retry_policy(
+                self.settings.retries,
+                self.settings.backoff,
+                self.settings.max_retry_after,
+                methods=("GET", "HEAD"),
+            ),
+            max_redirects=self.settings.max_redirects,
+            user_agent=self.settings.user_agent,
+            ca_bundle=self.settings.ca_bundle,
+            tokens=self.settings.tokens,
+            pool_size=max(self.settings.per_host, 4),
+            counts=self.stats,
+        )
         self.store = Store(self.settings.cache)
         self._pages = self.store.table("pages")
         self.hashes = self.store.table("sha256")
@@ -353,27 +214,19 @@ class Http:
         request_headers = dict(headers or {})
         if stored is not None:
             request_headers.update(stored.conditions())
-        with self._slot(host):
-            response = self._send(
-                self._session, url, request_headers, limit, deadline, stream=False
-            )
-        status = response.status_code
-        if status == 304 and stored is not None:
-            # The 304's own headers (GitHub's rate-limit counters, say) are the fresh ones.
-            merged = CaseInsensitiveDict(stored.headers)
-            merged.update(response.headers)
-            memo = PageMemo(self._pages, url, stored, self.stats)
-            return Page(stored.url, 200, merged, stored.content, True, _links(merged), memo)
-        if status not in allow_status:
-            self._raise_for_status(url, response)
-        page = Page(
-            url=response.url,
-            status=status,
-            headers=CaseInsensitiveDict(response.headers),
-            content=response.content,
-            links={rel: link["url"] for rel, link in response.links.items()},
-        )
-        if status == 200 and _has_validators(response):
+        with self._slot(host), self._send(url, request_headers, limit, deadline) as response:
+            status = response.status
+            if status == 304 and stored is not None:
+                # The 304's own headers (GitHub's rate-limit counters, say) are the fresh ones.
+                merged = HTTPHeaderDict(stored.headers)
+                merged.update(response.headers)
+                memo = PageMemo(self._pages, url, stored, self.stats)
+                return Page(stored.url, 200, merged, stored.content, True, _links(merged), memo)
+            if status not in allow_status:
+                self._raise_for_status(url, response)
+            content = response.read()  # in the host's slot: a body is part of its request
+        page = Page(response.url, status, response.headers, content, links=_links(response.headers))
+        if status == 200 and _has_validators(response.headers):
             fresh = _StoredPage.of(page)
             self._pages.put(url, fresh.dump())
             page = replace(page, memo=PageMemo(self._pages, url, fresh, self.stats))
@@ -407,17 +260,13 @@ class Http:
             return value
         deadline = time.monotonic() + self.settings.download_timeout
         digest = hashlib.sha256()
-        with self._slot(host):
-            response = self._send(
-                self._session, url, None, self.settings.max_download_bytes, deadline, stream=True
-            )
-            with response:
-                self._raise_for_status(url, response)
-                try:
-                    for chunk in response.iter_content(chunk_size=MiB):
-                        digest.update(chunk)
-                except requests.RequestException as exc:
-                    raise UpstreamUnavailable(f"{url}: download failed: {_reason(exc)}") from None
+        with (
+            self._slot(host),
+            self._send(url, {}, self.settings.max_download_bytes, deadline) as response,
+        ):
+            self._raise_for_status(url, response)
+            for chunk in response.chunks(MiB):
+                digest.update(chunk)
         value = digest.hexdigest()
         self.hashes.put(url, value.encode())
         return value
@@ -428,7 +277,7 @@ class Http:
             self._blocked[host] = max(until, self._blocked.get(host, 0.0))
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
         self.store.close()
 
     def __enter__(self) -> Http:
@@ -439,60 +288,20 @@ class Http:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _make_session(self) -> requests.Session:
-        settings = self.settings
-        session = _Session()
-        retry = retry_policy(
-            settings.retries, settings.backoff, settings.max_retry_after, methods=("GET", "HEAD")
-        )
-        adapter = _BoundedAdapter(self.stats, self._limits, retry, max(settings.per_host, 4))
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        session.headers["User-Agent"] = settings.user_agent
-        session.max_redirects = settings.max_redirects
-        if settings.ca_bundle:
-            session.verify = settings.ca_bundle
-        return session
-
     def _send(
-        self,
-        session: requests.Session,
-        url: str,
-        headers: Mapping[str, str] | None,
-        max_bytes: int,
-        deadline: float,
-        *,
-        stream: bool,
-    ) -> requests.Response:
-        request_headers = dict(headers or {})
-        token = self.settings.tokens.get(urlsplit(url).hostname or "")
-        if token:
-            # requests drops Authorization on a redirect to another host, so it cannot leak.
-            request_headers.setdefault("Authorization", token)
-        self._limits.current = (max_bytes, deadline)
+        self, url: str, headers: Mapping[str, str], max_bytes: int, deadline: float
+    ) -> Response:
         try:
-            return session.get(
-                url, headers=request_headers, timeout=self.settings.timeout, stream=stream
-            )
+            return self._transport.get(url, headers, max_bytes=max_bytes, deadline=deadline)
         except HostRateLimited as exc:
             until = time.time() + exc.retry_after
             self.block_host(urlsplit(url).hostname or "", until)
             raise RateLimited(
                 f"{url}: rate-limited for {exc.retry_after:.0f}s", reset_at=until
             ) from None
-        except requests.TooManyRedirects:
-            raise BadUpstreamResponse(f"{url}: too many redirects (a redirect loop?)") from None
-        except requests.exceptions.InvalidURL as exc:
-            raise BadUpstreamResponse(f"{url}: invalid URL ({exc})") from None
-        except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
-            raise BadUpstreamResponse(f"{url}: not an http(s) URL") from None
-        except requests.exceptions.SSLError as exc:
-            raise UpstreamUnavailable(f"{url}: TLS error: {_reason(exc)}") from None
-        except requests.RequestException as exc:
-            raise UpstreamUnavailable(f"{url}: {_reason(exc)}") from None
 
-    def _raise_for_status(self, url: str, response: requests.Response) -> None:
-        status = response.status_code
+    def _raise_for_status(self, url: str, response: Response) -> None:
+        status = response.status
         if status < 400:
             return
         if status in (404, 410):
@@ -537,7 +346,7 @@ class _StoredPage:
     packed: bytes | None = field(default=None, compare=False, repr=False)
 
     def conditions(self) -> dict[str, str]:
-        found = CaseInsensitiveDict(self.headers)
+        found = HTTPHeaderDict(self.headers)
         conditions = {}
         if found.get("ETag"):
             conditions["If-None-Match"] = found["ETag"]
@@ -582,13 +391,13 @@ def _links(headers: Mapping[str, str]) -> dict[str, str]:
         return {}
     return {
         link.get("rel") or link["url"]: link["url"]
-        for link in requests.utils.parse_header_links(value)
+        for link in parse_header_links(value)
         if "url" in link
     }
 
 
-def _has_validators(response: requests.Response) -> bool:
-    return bool(response.headers.get("ETag") or response.headers.get("Last-Modified"))
+def _has_validators(headers: Mapping[str, str]) -> bool:
+    return bool(headers.get("ETag") or headers.get("Last-Modified"))
 
 
 def _charset(content_type: str) -> str | None:
@@ -608,27 +417,3 @@ def _retry_after_seconds(value: str | None) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
-
-
-def _reason(exc: BaseException) -> str:
-    """The innermost, human-readable cause of a requests/urllib3 error chain."""
-    message = str(exc)
-    for _ in range(10):  # a chain is short; the bound only guards against a cycle
-        inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
-        # Only network errors explain a network error: an exception that happened to be
-        # handled when the request was made (a memo's KeyError, say) is not its cause.
-        if not isinstance(
-            inner, OSError | requests.RequestException | urllib3.exceptions.HTTPError
-        ):
-            break
-        exc = inner
-        message = str(exc) or message
-    for marker in (
-        "timed out",
-        "Connection refused",
-        "Name or service not known",
-        "Connection reset",
-    ):
-        if marker in message:
-            return marker.lower()
-    return message[:300]

@@ -1,4 +1,4 @@
-"""The PyPI checker against recorded JSON API responses (no network)."""
+"""The PyPI checker against recorded JSON API documents, served from 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import requests
-import responses
+from support.servers import LocalHttpServer, Reply, json_reply
 
 from bot.config import Config
 from bot.errors import BadUpstreamResponse, UpstreamNotFound, UpstreamUnavailable
@@ -26,14 +25,18 @@ ATTRS_URL = "https://pypi.io/packages/source/a/attrs/attrs-18.2.0.tar.gz"
 
 @pytest.fixture
 def http() -> Iterator[Http]:
-    with Http(HttpSettings(cache=None, retries=0, backoff=0)) as client:
+    with Http(HttpSettings(cache=None, retries=0, backoff=0, timeout=0.5)) as client:
         yield client
 
 
-@pytest.fixture
-def mocked() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
+def serving(server: LocalHttpServer, path: str = "/pypi/attrs/json") -> str:
+    """`server` answering `path` with the attrs document; its base URL, the index to use."""
+    server.routes[path] = json_reply(json.dumps(ATTRS))
+    return server.base
+
+
+def index(base: str) -> Config:
+    return Config(checkers={"pypi": {"url": base}})
 
 
 def attrs_recipe() -> Recipe:
@@ -65,41 +68,41 @@ def test_detect(url: str, package: str | None) -> None:
     assert (claimed or {}).get("package") == package
 
 
-def test_releases_are_parsed_at_the_edge(http: Http, mocked: responses.RequestsMock) -> None:
+def test_releases_are_parsed_at_the_edge(http: Http, server: LocalHttpServer) -> None:
     """Every version with files becomes a Release: yanked flagged, hashes and dates kept."""
-    mocked.get("https://pypi.org/pypi/attrs/json", json=ATTRS)
-    found = {
-        r.version: r
-        for r in pypi.releases(attrs_recipe(), {"package": "attrs"}, CheckContext(http=http))
-    }
+    context = CheckContext(http=http, settings={"url": serving(server)})
+    found = {r.version: r for r in pypi.releases(attrs_recipe(), {"package": "attrs"}, context)}
     assert set(found) == {"18.2.0", "19.1.0", "19.2.0", "20.1.0rc1"}  # 0.1.0 has no files
     assert found["19.2.0"].yanked and not found["19.1.0"].yanked
     assert found["19.1.0"].hashes["attrs-19.1.0.tar.gz"] == "3" * 64
     assert found["19.1.0"].published == datetime(2019, 3, 3, 13, 0, tzinfo=UTC)
     assert found["19.1.0"].changelog == "https://www.attrs.org/en/stable/changelog.html"
     assert found["19.1.0"].url == "https://pypi.org/project/attrs/19.1.0/"
+    assert server.paths() == ["/pypi/attrs/json"]
 
 
-def test_mirror_base_url(http: Http, mocked: responses.RequestsMock) -> None:
+def test_the_default_index_is_pypi_org() -> None:
+    """Without `checkers.pypi.url`, the JSON API of pypi.org is asked."""
+    assert pypi.SETTINGS.read({})[pypi.INDEX_URL] == "https://pypi.org"
+
+
+def test_mirror_base_url(http: Http, server: LocalHttpServer) -> None:
     """`checkers.pypi.url` points the checker at a mirror with the same JSON API."""
-    mocked.get("https://mirror.example/pypi/attrs/json", json=ATTRS)
-    context = CheckContext(http=http, settings={"url": "https://mirror.example/"})
-    assert pypi.releases(attrs_recipe(), {}, context)
+    base = serving(server, "/mirror/pypi/attrs/json") + "/mirror/"
+    assert pypi.releases(attrs_recipe(), {}, CheckContext(http=http, settings={"url": base}))
+    assert server.paths() == ["/mirror/pypi/attrs/json"]
 
 
-def test_url_template(http: Http, mocked: responses.RequestsMock) -> None:
+def test_url_template(http: Http, server: LocalHttpServer) -> None:
     """A base URL with {package} is used as the whole document URL (devpi-style paths)."""
-    mocked.get("https://devpi.example/root/pypi/attrs/json", json=ATTRS)
-    context = CheckContext(
-        http=http, settings={"url": "https://devpi.example/root/pypi/{package}/json"}
-    )
-    assert pypi.releases(attrs_recipe(), {}, context)
+    base = serving(server, "/root/pypi/attrs/json") + "/root/pypi/{package}/json"
+    assert pypi.releases(attrs_recipe(), {}, CheckContext(http=http, settings={"url": base}))
+    assert server.paths() == ["/root/pypi/attrs/json"]
 
 
-def test_sweep_chooses_newest_stable_unyanked(http: Http, mocked: responses.RequestsMock) -> None:
+def test_sweep_chooses_newest_stable_unyanked(http: Http, server: LocalHttpServer) -> None:
     """attrs 18.2.0 is outdated by 19.1.0: 19.2.0 is yanked and 20.1.0rc1 is a prerelease."""
-    mocked.get("https://pypi.org/pypi/attrs/json", json=ATTRS)
-    result = check_recipe(attrs_recipe(), Config(), http, BUILTIN)
+    result = check_recipe(attrs_recipe(), index(serving(server)), http, BUILTIN)
     assert result.as_json() == {
         "recipe": "attrs",
         "path": "python-attrs/meta.yaml",
@@ -115,26 +118,28 @@ def test_sweep_chooses_newest_stable_unyanked(http: Http, mocked: responses.Requ
 @pytest.mark.parametrize(
     ("reply", "error"),
     [
-        ({"status": 404, "json": {"message": "Not Found"}}, UpstreamNotFound),
-        ({"status": 500, "body": "oops"}, UpstreamUnavailable),
-        ({"status": 200, "body": "<html>captive portal</html>"}, BadUpstreamResponse),
-        ({"status": 200, "json": {"info": {}}}, BadUpstreamResponse),
-        ({"body": requests.exceptions.ConnectTimeout("timed out")}, UpstreamUnavailable),
+        (json_reply('{"message": "Not Found"}', status=404), UpstreamNotFound),
+        (Reply(500, "oops"), UpstreamUnavailable),
+        (Reply(200, "<html>captive portal</html>"), BadUpstreamResponse),
+        (json_reply('{"info": {}}'), BadUpstreamResponse),
+        (json_reply(json.dumps(ATTRS), delay=2), UpstreamUnavailable),  # over the 0.5 s timeout
+        (Reply(drop=True), UpstreamUnavailable),
     ],
 )
 def test_bad_upstream_answers_are_typed(
-    http: Http, mocked: responses.RequestsMock, reply: dict[str, object], error: type[Exception]
+    http: Http, server: LocalHttpServer, reply: Reply, error: type[Exception]
 ) -> None:
-    """404, 500, garbage, a non-project document and a timeout each raise a named error."""
-    mocked.get("https://pypi.org/pypi/attrs/json", **reply)  # type: ignore[arg-type]
+    """404, 500, garbage, a non-project document, a timeout and a hang-up each raise a named
+    error."""
+    server.routes["/pypi/attrs/json"] = reply
+    context = CheckContext(http=http, settings={"url": server.base})
     with pytest.raises(error):
-        pypi.releases(attrs_recipe(), {"package": "attrs"}, CheckContext(http=http))
+        pypi.releases(attrs_recipe(), {"package": "attrs"}, context)
 
 
-def test_sweep_reports_errors_and_goes_on(http: Http, mocked: responses.RequestsMock) -> None:
+def test_sweep_reports_errors_and_goes_on(http: Http, server: LocalHttpServer) -> None:
     """A broken package is an error result naming the cause; the next recipe is still checked."""
-    mocked.get("https://pypi.org/pypi/broken/json", status=404)
-    mocked.get("https://pypi.org/pypi/attrs/json", json=ATTRS)
+    server.routes["/pypi/broken/json"] = Reply(404)
     broken = Recipe(
         "broken",
         "broken/meta.yaml",
@@ -142,8 +147,9 @@ def test_sweep_reports_errors_and_goes_on(http: Http, mocked: responses.Requests
         "1.0",
         (Source("https://pypi.io/packages/source/b/broken/broken-1.0.tar.gz"),),
     )
-    first = check_recipe(broken, Config(), http, BUILTIN)
-    second = check_recipe(attrs_recipe(), Config(), http, BUILTIN)
+    config = index(serving(server))
+    first = check_recipe(broken, config, http, BUILTIN)
+    second = check_recipe(attrs_recipe(), config, http, BUILTIN)
     assert (first.status, first.reason) == ("error", "not-found")
     assert "404" in (first.error or "")
     assert second.status == "outdated"

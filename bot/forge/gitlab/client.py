@@ -42,8 +42,8 @@ from bot.forge.api import (
 from bot.forge.gitlab.archive import unpack
 from bot.forge.gitlab.errors import Errors, short
 from bot.forge.markers import MARKER, TRAILER
-from bot.http import retry_policy
 from bot.model import FileEdit, MergeRequestPlan
+from bot.transport import retry_policy
 
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
 # GitLab's words for a merge request's state, and ours.

@@ -12,7 +12,7 @@ import requests
 
 from bot.errors import ForgeError
 from bot.forge.api import ForgeConflict
-from bot.http import HostRateLimited
+from bot.transport import HostRateLimited
 
 T = TypeVar("T")
 
