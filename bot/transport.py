@@ -23,7 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import certifi
@@ -224,13 +224,10 @@ class Transport:
         asked = dict(headers)
         authorization = asked.pop("Authorization", None)  # the caller's: for this origin only
         for _ in range(self._max_redirects + 1):
-            hop = _origin(url)
-            if _same_site(first, hop):
-                credentials: str | None = authorization or self._credentials(url)
-            elif first.startswith("https:") and hop.startswith("http:"):
-                credentials = None  # a redirect to plain http carries no secret
-            else:
-                credentials = self._credentials(url)
+            allowed = _credentials_allowed(first, _origin(url))
+            credentials = self._credentials(url) if allowed != "none" else None
+            if allowed == "caller" and authorization:
+                credentials = authorization
             raw = self._send(url, {**self._headers, **asked}, credentials)
             hops = 1 + len(raw.retries.history) if raw.retries is not None else 1
             self._counts.add(requests=hops, not_modified=int(raw.status == 304))
@@ -328,11 +325,18 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}"
 
 
-def _same_site(first: str, hop: str) -> bool:
-    """Whether credentials set for `first` may go to `hop`: the same origin, or its https."""
-    return hop == first or (
-        first.startswith("http://") and hop == "https://" + first.removeprefix("http://")
-    )
+def _credentials_allowed(first: str, hop: str) -> Literal["caller", "host", "none"]:
+    """What Authorization a hop to origin `hop` of a request made to `first` may carry.
+
+    The caller's own header goes to its origin only (or to that origin's https); any other hop
+    gets its own host's token or netrc entry, but a redirect from https to plain http gets
+    nothing, as requests does.
+    """
+    if hop == first or (first.startswith("http://") and hop == "https://" + first[7:]):
+        return "caller"
+    if first.startswith("https://") and hop.startswith("http://"):
+        return "none"
+    return "host"
 
 
 def reason(exc: BaseException) -> str:
