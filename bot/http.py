@@ -225,12 +225,13 @@ class Http:
             if status not in allow_status:
                 self._raise_for_status(url, response)
             content = response.read()  # in the host's slot: a body is part of its request
-        page = Page(response.url, status, response.headers, content, links=_links(response.headers))
-        if status == 200 and _has_validators(response.headers):
-            fresh = _StoredPage.of(page)
+        headers = response.headers
+        kept: PageMemo | None = None
+        if status == 200 and _has_validators(headers):
+            fresh = _StoredPage.of(response.url, headers, content)
             self._pages.put(url, fresh.dump())
-            page = replace(page, memo=PageMemo(self._pages, url, fresh, self.stats))
-        return page
+            kept = PageMemo(self._pages, url, fresh, self.stats)
+        return Page(response.url, status, headers, content, links=_links(headers), memo=kept)
 
     def json(self, url: str, **kwargs: Any) -> Any:
         """GET and parse JSON; garbage is a BadUpstreamResponse."""
@@ -355,9 +356,9 @@ class _StoredPage:
         return conditions
 
     @classmethod
-    def of(cls, page: Page) -> _StoredPage:
+    def of(cls, url: str, headers: Mapping[str, str], content: bytes) -> _StoredPage:
         # Listings and JSON compress ~5-10x; level 1 costs well under a millisecond a page.
-        return cls(page.url, dict(page.headers), page.content, {}, zlib.compress(page.content, 1))
+        return cls(url, dict(headers), content, {}, zlib.compress(content, 1))
 
     def dump(self) -> bytes:
         head = {"url": self.url, "headers": dict(self.headers), "derived": dict(self.derived)}

@@ -63,6 +63,8 @@ class Redactor:
     def _walk(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.scrub(value)
+        if value is None or isinstance(value, int | float):  # most of the rest, and cheap
+            return value
         if isinstance(value, Mapping):
             return {key: self._walk(inner) for key, inner in value.items()}
         if isinstance(value, list | tuple):
@@ -177,4 +179,3 @@ def redacted_output(redactor: Redactor) -> Iterator[None]:
         yield
     finally:
         sys.stdout, sys.stderr = saved
-

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 
@@ -103,23 +103,35 @@ def sweep(
                 on_result(result)
             results.append(result)
 
+    # A logger bound once for the sweep: the module's lazy proxy would look the whole logging
+    # configuration up again on every call, twice a recipe.
+    logger = log.bind()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
         for entry in entries:
-            waiting.append(pool.submit(check_entry, entry, config, http, registry, now=moment))
+            checking = pool.submit(
+                check_entry, entry, config, http, registry, now=moment, log=logger
+            )
+            waiting.append(checking)
             collect(block=False)
         collect(block=True)
     return results
 
 
 def check_entry(
-    entry: Entry, config: Config, http: Http, registry: Mapping[str, Checker], *, now: datetime
+    entry: Entry,
+    config: Config,
+    http: Http,
+    registry: Mapping[str, Checker],
+    *,
+    now: datetime,
+    log: Any = log,
 ) -> CheckResult:
     if isinstance(entry, Unreadable):
         result = CheckResult(
             entry.name, entry.path, "error", reason=Reason.UNREADABLE_RECIPE, error=entry.error
         )
     else:
-        result = _check_recipe(entry, config, http, registry, now=now)
+        result = _check_recipe(entry, config, http, registry, now=now, log=log)
     log.info(
         "recipe_checked",
         recipe=result.name,
@@ -145,7 +157,13 @@ def check_recipe(
 
 
 def _check_recipe(
-    recipe: Recipe, config: Config, http: Http, registry: Mapping[str, Checker], *, now: datetime
+    recipe: Recipe,
+    config: Config,
+    http: Http,
+    registry: Mapping[str, Checker],
+    *,
+    now: datetime,
+    log: Any = log,
 ) -> CheckResult:
     failed = CheckResult(recipe.name, recipe.path, "error", recipe=recipe)
     try:
