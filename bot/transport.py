@@ -6,8 +6,8 @@ the run's CPU, about 0.7 ms a request, where urllib3 alone costs a quarter of th
 requests a checker relied on is kept here, deliberately:
 
 - redirects (301, 302, 303, 307, 308) are followed up to a bound; an Authorization the caller
-  set goes only to the origin it was set for, and each hop gets the token of its own host, or
-  its netrc entry, as requests would find it;
+  set goes only to the origin it was set for, and each hop gets the credentials written in its
+  URL, else the token of its own host, else its netrc entry;
 - proxies come from the environment (`*_proxy`, `no_proxy`) and credentials from netrc, both
   through requests' own functions, so they mean exactly what they mean to requests and to
   GitLab's client, but looked up once per origin (a run's environment does not change);
@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any, Literal, Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import certifi
 import urllib3
@@ -280,8 +280,13 @@ class Transport:
             raise UpstreamUnavailable(f"{url}: {reason(cause or exc)}") from None
 
     def _credentials(self, url: str) -> str | None:
-        """The Authorization for `url` by its host: its token, else its netrc entry."""
-        token = self._tokens.get(urlsplit(url).hostname or "")
+        """The Authorization for `url`: the user and password written in it (a mirror's
+        `https://user:token@host/`), else its host's token, else its netrc entry."""
+        parts = urlsplit(url)
+        if parts.username is not None:
+            user, password = unquote(parts.username), unquote(parts.password or "")
+            return make_headers(basic_auth=f"{user}:{password}")["authorization"]
+        token = self._tokens.get(parts.hostname or "")
         return token or self._origin_settings(url)[1]
 
     def _origin_settings(self, url: str) -> tuple[str | None, str | None]:
@@ -329,8 +334,8 @@ def _credentials_allowed(first: str, hop: str) -> Literal["caller", "host", "non
     """What Authorization a hop to origin `hop` of a request made to `first` may carry.
 
     The caller's own header goes to its origin only (or to that origin's https); any other hop
-    gets its own host's token or netrc entry, but a redirect from https to plain http gets
-    nothing, as requests does.
+    gets the credentials in its URL, its host's token or its netrc entry, but a redirect from
+    https to plain http gets nothing, as requests does.
     """
     if hop == first or (first.startswith("http://") and hop == "https://" + first[7:]):
         return "caller"

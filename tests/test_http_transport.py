@@ -165,3 +165,17 @@ def test_a_garbled_status_line_is_unavailable(tmp_path: Path) -> None:
             http.get(url)
     finally:
         stop()
+
+
+def test_credentials_written_in_the_url_are_sent_as_basic_auth(
+    server: LocalHttpServer, tmp_path: Path
+) -> None:
+    """A mirror configured as `http://user:token@host/` is asked with that user and token
+    (percent-escapes decoded), and the URL's credentials are not in the request line."""
+    server.routes["/simple/"] = Reply(200, "ok")
+    url = server.url("/simple/").replace("://", "://robot:t%40ken@")
+    with client(tmp_path, tokens={"127.0.0.1": "Bearer not-this-one"}) as http:
+        assert http.get(url).text == "ok"
+    expected = "Basic " + base64.b64encode(b"robot:t@ken").decode()
+    assert server.requests[0].headers.get("authorization") == expected
+    assert server.paths() == ["/simple/"]
