@@ -34,10 +34,14 @@ _UNCASED_TOKENS = re.compile(
     r"|\b(?i:private-token)[\"':= ]+[A-Za-z0-9._\-]{8,}"
 )
 _UNCASED_WORDS = ("token", "bearer")
+# A password written in a URL (`https://user:secret@mirror/`): the user stays, to say which.
+_URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]+):[^/\s@]+@")
 
 
 def _scrub_shapes(text: str) -> str:
     text = _CASED_TOKENS.sub(REDACTED, text)
+    if "@" in text:
+        text = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
     lowered = text.lower()
     if any(word in lowered for word in _UNCASED_WORDS):
         text = _UNCASED_TOKENS.sub(REDACTED, text)

@@ -145,6 +145,20 @@ def test_token_shapes_are_redacted_without_configuration() -> None:
         assert redactor.scrub(prose) == prose  # a diff or a dashboard must not be mangled
 
 
+def test_a_password_written_in_a_url_is_redacted() -> None:
+    """`https://user:secret@mirror/` in an error keeps its user and host, loses its secret;
+    ports, mail addresses and git remotes are left alone."""
+    redactor = logs.Redactor()
+    shown = redactor.scrub("https://robot:t0ken-xyz@mirror.example/pypi/attrs/json: 404 not found")
+    assert shown == f"https://robot:{logs.REDACTED}@mirror.example/pypi/attrs/json: 404 not found"
+    for text in (
+        "http://127.0.0.1:8080/dist/a@1.0/",
+        "git@github.com:o/r.git",
+        "mail maintainer@example.org",
+    ):
+        assert redactor.scrub(text) == text
+
+
 def test_secret_values_come_from_the_named_variables() -> None:
     """The values of the configured token variables (and the usual ones) are what gets redacted."""
     values = logs.secret_values(
