@@ -38,7 +38,8 @@ _UNCASED_WORDS = ("token", "bearer")
 _URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]+):[^/\s@]+@")
 
 
-def _scrub_shapes(text: str) -> str:
+def scrub_shapes(text: str) -> str:
+    """`text` with every token-shaped string and URL password replaced (no configuration)."""
     text = _CASED_TOKENS.sub(REDACTED, text)
     if "@" in text:
         text = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
@@ -62,7 +63,7 @@ class Redactor:
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
-        return _scrub_shapes(text)
+        return scrub_shapes(text)
 
     def _walk(self, value: Any) -> Any:
         if isinstance(value, str):

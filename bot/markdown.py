@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlsplit
 
+from bot.log import scrub_shapes
+
 _PLAIN = re.compile(r"[A-Za-z0-9 .,:;=()+\-]")
 
 
 def escape(text: object, *, limit: int = 500) -> str:
-    """Text from upstream, made inert: one line, at most `limit` characters of it."""
-    flat = " ".join(str(text).split())[:limit]
+    """Text from upstream, made inert: one line, at most `limit` characters of it. Token
+    shapes and URL passwords are scrubbed first: once escaped, no redactor would know them."""
+    flat = " ".join(scrub_shapes(str(text)).split())[:limit]
     return "".join(ch if _PLAIN.fullmatch(ch) else f"&#{ord(ch)};" for ch in flat)
 
 
@@ -26,5 +29,5 @@ def link(label: str, url: str | None) -> str:
         return escape(label)
     # Everything outside this set is percent-encoded: no `<`, `>`, `[`, `]`, `(`, `)`, `!`,
     # quotes, backticks or white space can reach the link target.
-    safe_url = quote(url, safe=":/?=&%#+,;.-_~")
+    safe_url = quote(scrub_shapes(url), safe=":/?=&%#+,;.-_~")
     return f"[{escape(label)}]({safe_url})"

@@ -42,9 +42,12 @@ from bot.forge import (
     connect,
     require_project,
 )
+from bot.forge.redacting import RedactingForge
 from bot.hints import gather
 from bot.http import Http
 from bot.lock import run_lock
+from bot.log import Redactor, secret_values
+from bot.markdown import escape
 from bot.mergerequest import merge_request_plan
 from bot.model import MergeRequestPlan
 from bot.plan import (
@@ -114,8 +117,13 @@ def run_cycle(
     another machine) never both write; the second waits `lock_wait` seconds, then fails with
     LockBusy."""
     env = os.environ if environ is None else environ
+    registry = registry or load_registry()
     forge = forge or _connect(config, env, dry_run=dry_run, recipes=recipes)
-    cycle = _Cycle(config, forge, registry or load_registry(), env, dry_run, out or sys.stdout)
+    if forge is not None:  # what it writes is read by people: scrubbed as the logs are
+        secrets = secret_values(config.secret_env_names(registry), env)
+        # Upstream text reaches GitLab escaped (bot.markdown): a secret in it is spelled so.
+        forge = RedactingForge(forge, Redactor(secrets + [escape(s) for s in secrets]))
+    cycle = _Cycle(config, forge, registry, env, dry_run, out or sys.stdout)
     if forge is None or dry_run:  # a dry run writes nothing: it never takes the lock
         return cycle.run(recipes, now)
     # Renewals go through a client of their own, quick to give up: a renewal stuck in retries

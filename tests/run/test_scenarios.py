@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import pytest
 from support.servers import Reply
@@ -528,3 +529,19 @@ def test_a_create_tick_left_over_on_an_open_merge_request_is_cleared(make_world)
     world.run(SATURDAY)
     assert parse_ticks(world.dashboard().description) == set()
     assert len(world.merge_requests()) == 1
+
+
+def test_secrets_in_failure_messages_never_reach_gitlab(make_world) -> None:
+    """The password of a mirror URL in a failure message is scrubbed from what the bot writes
+    to GitLab, as from its logs; the failure itself is still listed."""
+    world = make_world({"attrs": "18.2.0"})
+    mirror = world.pypi.server.base.replace("://", "://robot:mirr0r-passw0rd@")
+    world = dataclasses.replace(
+        world, config=dataclasses.replace(world.config, checkers={"pypi": {"url": mirror}})
+    )
+    world.pypi.server.routes["/pypi/attrs/json"] = Reply(status=418)
+    world.run(SATURDAY)
+    body = world.dashboard().description
+    assert "attrs" in body and "418" in body
+    assert "mirr0r-passw0rd" not in body
+    assert all("mirr0r-passw0rd" not in repr(w.body) for w in world.gitlab.writes())
