@@ -221,14 +221,21 @@ class Transport:
         announced over `max_bytes`), UpstreamUnavailable (the network), HostRateLimited.
         """
         first = _origin(url)
-        asked = dict(headers)
-        authorization = asked.pop("Authorization", None)  # the caller's: for this origin only
+        # Header names are case-insensitive: the caller's spelling replaces a default's, and
+        # its Authorization, however spelled, is held back for the hops to its own origin.
+        asked = {name: value for name, value in headers.items() if name.lower() != "authorization"}
+        authorization = next(
+            (value for name, value in headers.items() if name.lower() == "authorization"), None
+        )
+        named = {name.lower() for name in asked}
+        sent = {name: v for name, v in self._headers.items() if name.lower() not in named}
+        sent.update(asked)
         for _ in range(self._max_redirects + 1):
             allowed = _credentials_allowed(first, _origin(url))
             credentials = self._credentials(url) if allowed != "none" else None
             if allowed == "caller" and authorization:
                 credentials = authorization
-            raw = self._send(url, {**self._headers, **asked}, credentials)
+            raw = self._send(url, dict(sent), credentials)
             hops = 1 + len(raw.retries.history) if raw.retries is not None else 1
             self._counts.add(requests=hops, not_modified=int(raw.status == 304))
             location = raw.headers.get("Location")

@@ -179,3 +179,17 @@ def test_credentials_written_in_the_url_are_sent_as_basic_auth(
     expected = "Basic " + base64.b64encode(b"robot:t@ken").decode()
     assert server.requests[0].headers.get("authorization") == expected
     assert server.paths() == ["/simple/"]
+
+
+def test_header_names_are_case_insensitive(
+    server: LocalHttpServer, other: LocalHttpServer, tmp_path: Path
+) -> None:
+    """`authorization` spelled in lower case is held back from another origin like
+    `Authorization`, and `accept` replaces the default Accept instead of adding a second."""
+    server.routes["/start"] = Reply(302, "", {"Location": other.url("/landed")})
+    other.routes["/landed"] = Reply(200, "here")
+    with client(tmp_path) as http:
+        http.get(server.url("/start"), headers={"authorization": "Bearer mine", "accept": "a/b"})
+    assert server.requests[0].headers.get("authorization") == "Bearer mine"
+    assert "authorization" not in other.requests[0].headers
+    assert [r.headers.get("accept") for r in server.requests + other.requests] == ["a/b", "a/b"]
