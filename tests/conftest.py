@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import structlog
+from support.servers import LocalHttpServer
 
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
 
@@ -48,3 +49,11 @@ def _fresh_structlog() -> Iterator[None]:
     structlog.reset_defaults()
     yield
     structlog.reset_defaults()
+
+
+@pytest.fixture
+def server() -> Iterator[LocalHttpServer]:
+    """A local HTTP server answering from its routes (tests/support/servers.py)."""
+    local = LocalHttpServer().start()
+    yield local
+    local.stop()

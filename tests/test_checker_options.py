@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -35,13 +35,6 @@ from checkers.api import (
 )
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def server() -> Iterator[LocalHttpServer]:
-    local = LocalHttpServer().start()
-    yield local
-    local.stop()
 
 
 def recipe(**update_check: Any) -> Recipe:

@@ -7,7 +7,6 @@ import hashlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,6 @@ from bot.errors import (
     UpstreamUnavailable,
 )
 from bot.http import Http, HttpSettings
-
-
-@pytest.fixture
-def server() -> Iterator[LocalHttpServer]:
-    local = LocalHttpServer().start()
-    yield local
-    local.stop()
 
 
 def client(tmp_path: Path, **overrides: object) -> Http:

@@ -19,13 +19,6 @@ from bot.transport import _credentials_allowed
 
 
 @pytest.fixture
-def server() -> Iterator[LocalHttpServer]:
-    local = LocalHttpServer().start()
-    yield local
-    local.stop()
-
-
-@pytest.fixture
 def other() -> Iterator[LocalHttpServer]:
     """A second server: another port, so another origin."""
     local = LocalHttpServer().start()

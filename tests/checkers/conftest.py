@@ -6,18 +6,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support.servers import LocalFtpServer, LocalHttpServer
+from support.servers import LocalFtpServer
 
 from bot.http import Http, HttpSettings
 from bot.model import Recipe
 from checkers.api import CheckContext
-
-
-@pytest.fixture
-def server() -> Iterator[LocalHttpServer]:
-    local = LocalHttpServer().start()
-    yield local
-    local.stop()
 
 
 @pytest.fixture
