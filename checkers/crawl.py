@@ -163,6 +163,9 @@ class _Crawl:
         return url.startswith(self.limits.allow)
 
 
+ROBOTS_KIND = "robots.1"  # the memo kind of a robots.txt page: its lines
+
+
 class _Robots:
     """robots.txt per site (scheme, host, port), fetched through the shared HTTP layer.
 
@@ -194,8 +197,14 @@ class _Robots:
         except UpstreamError as exc:  # 401/403, garbage, too large (RFC 9309: 4xx = allowed)
             self.ctx.log.info("robots_unreadable", url=url, error=str(exc))
             return None
+        # Its lines are kept with the stored page: a 304 then decodes nothing again.
+        lines = page.memo.get(ROBOTS_KIND) if page.memo is not None else None
+        if lines is None:
+            lines = page.text.splitlines()
+            if page.memo is not None:
+                page.memo.put(ROBOTS_KIND, lines)
         parser = RobotFileParser()
-        parser.parse(page.text.splitlines())
+        parser.parse(lines)
         return parser
 
 

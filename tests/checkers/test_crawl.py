@@ -309,3 +309,20 @@ def test_concurrent_crawls_share_the_rules(ctx: CheckContext, site: LocalHttpSer
     assert "9.9" not in results[0]
     assert not any(path.startswith("/site/private/") for path in site.paths())
     assert 1 <= site.hits("/robots.txt") <= 8  # at most one per thread racing for the first
+
+
+def test_a_second_run_reads_no_page_again(site: LocalHttpServer, tmp_path: Path) -> None:
+    """Two runs on one cache file, as two hourly sweeps: robots.txt and every page answer 304,
+    and none of their bodies is decoded or parsed again (their lines and links are kept)."""
+    site.routes["/robots.txt"] = Reply(
+        body=ROBOTS, headers={"Content-Type": "text/plain", "ETag": '"robots-1"'}
+    )
+    settings = HttpSettings(cache=str(tmp_path / "cache.sqlite"), retries=0, timeout=5)
+    found = []
+    for _ in range(2):
+        with Http(settings) as http:
+            found.append(run(CheckContext(http=http), site, max_depth=1))
+            stats = http.stats.snapshot()
+    assert found[0] == found[1] != {}
+    assert stats["not_modified"] == stats["requests"] >= 4
+    assert stats["reparsed"] == 0
