@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from bot import forking
 from bot.config import Config
 from bot.errors import ForgeError
 from bot.forge import Forge, ForgeConflict
@@ -455,17 +456,27 @@ class _Heartbeat:
         self._thread.join()
 
     def _beat(self) -> None:
-        while not self._stopped.wait(self._interval):
-            try:
-                if not self._lock.renew():
-                    log.error("lock_lost", branch=self._lock.branch, why="taken over while held")
-                    return
-            except ForgeError as exc:
-                log.warning("lock_renewal_failed", branch=self._lock.branch, error=exc.message)
-            except Exception:  # a bug here must not go unseen, nor leave writes allowed
-                log.exception("lock_heartbeat_crashed", branch=self._lock.branch)
-                self._lock.lost.set()
-                return
+        # Parkable: the sweep may fork its checking processes between two renewals (a fork
+        # in the middle of one would leave the child with this thread's TLS locks held).
+        with forking.parkable():
+            while not self._stopped.wait(self._interval):
+                with forking.working():
+                    if not self._renew():
+                        return
+
+    def _renew(self) -> bool:
+        """One renewal; False when the beats must stop."""
+        try:
+            if not self._lock.renew():
+                log.error("lock_lost", branch=self._lock.branch, why="taken over while held")
+                return False
+        except ForgeError as exc:
+            log.warning("lock_renewal_failed", branch=self._lock.branch, error=exc.message)
+        except Exception:  # a bug here must not go unseen, nor leave writes allowed
+            log.exception("lock_heartbeat_crashed", branch=self._lock.branch)
+            self._lock.lost.set()
+            return False
+        return True
 
 
 def _dump(info: LockInfo) -> str:

@@ -44,6 +44,7 @@ class Store:
         self._memory = path is None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        self._generation = 0  # bumped by release(): a thread's connection of before is closed
         self._wake = threading.Event()
         self._closed = False
         self._flusher: threading.Thread | None = None
@@ -120,14 +121,34 @@ class Store:
         if self._memory:
             self._pending.clear()
 
+    def release(self) -> None:
+        """Write what is buffered, stop the flusher and close every connection; the store
+        stays open and reconnects on its next use. Only while no other thread uses it.
+
+        For a fork: a child must inherit no open SQLite connection, nor SQLite's own memory of
+        one (its locks and shared-memory index by file), when it opens the same file itself.
+        """
+        with self._lock:
+            if self._closed or self._memory:
+                return
+            flusher, self._flusher = self._flusher, None
+            readers, self._readers = self._readers, []
+            self._generation += 1
+        if flusher is not None:
+            self._wake.set()  # it writes what is pending, sees it is not the flusher, and ends
+            flusher.join()
+        for db in readers:
+            db.close()
+
     # --- internals ---------------------------------------------------------------------------
 
     def _reader(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
+        if db is None or self._local.generation != self._generation:
             assert self._path is not None
             # check_same_thread=False only so that close() may close it from another thread.
             db = self._local.db = _connect(self._path)
+            self._local.generation = self._generation
             # Each connection has its own page cache (2 MB by default): twenty check threads
             # held 40 MB of copies of one file. Point lookups do well on the OS's cache.
             db.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
@@ -143,7 +164,8 @@ class Store:
                 self._wake.wait(self._flush_every)
                 self._wake.clear()
                 with self._lock:
-                    closing = self._closed
+                    # Closed, or released (another flusher may be running already).
+                    closing = self._closed or self._flusher is not threading.current_thread()
                 waiting = []
                 while self._flush_requests:
                     waiting.append(self._flush_requests.pop())
