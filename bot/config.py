@@ -46,6 +46,9 @@ class HttpConfig:
     per_host: int = 4
     cache: str | None = ".recipe-bot-cache.sqlite"
     ca_bundle: str | None = None
+    # Processes a sweep checks in (bot.fanout); unset: as many as the CPUs allow, up to 4.
+    # `concurrency` and `per_host` are shared out between them, not multiplied.
+    processes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -360,6 +363,10 @@ def _validate(config: Config, file: str | None) -> None:
         ) from None
     if config.http.concurrency < 1 or config.http.per_host < 1:
         raise ConfigError("must be at least 1", key="http.concurrency/per_host", file=file)
+    if config.http.processes is not None and config.http.processes < 1:
+        raise ConfigError(
+            "must be at least 1 (or unset: as the CPUs allow)", key="http.processes", file=file
+        )
     if config.http.timeout <= 0:
         raise ConfigError("must be more than 0", key="http.timeout", file=file)
     # Settings of the built-in checkers are known without the plugins (validate_checkers

@@ -149,6 +149,15 @@ class HttpStats:
             self.bytes += bytes
             self.reparsed += reparsed
 
+    def merge(self, counts: Mapping[str, int]) -> None:
+        """Add another layer's snapshot: a checking process's, at the end of its part."""
+        with self._lock:
+            self.requests += counts.get("requests", 0)
+            self.not_modified += counts.get("not_modified", 0)
+            self.bytes += counts.get("bytes", 0)
+            self.hashed_from_cache += counts.get("hashed_from_cache", 0)
+            self.reparsed += counts.get("reparsed", 0)
+
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return {

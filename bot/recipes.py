@@ -75,6 +75,11 @@ class Recipes(Iterable[Entry]):
     names: Sequence[str]
     cache: Table | None
 
+    @property
+    def expected(self) -> int:
+        """About how many entries the iteration yields (a constraints file holds several)."""
+        return len(self.names) if self.names else len(self.files)
+
     def __iter__(self) -> Iterator[Entry]:
         wanted = set(self.names)
         for plan in self._plans():

@@ -12,16 +12,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 import structlog
 
+from bot import fanout, forking
 from bot.config import Config
 from bot.errors import NoChecker, RateLimited, RecipeBotError
 from bot.http import Http
 from bot.model import Recipe, Release, Reupload, Skip, Update
 from bot.reasons import Reason
-from bot.recipes import Entry, Unreadable
+from bot.recipes import Entry, Recipes, Unreadable
 from bot.resolve import resolve
 from bot.versions import choose
 from checkers import Checker
@@ -87,8 +89,115 @@ def sweep(
     checked as soon as it is read, while this thread reads the next, so the network is busy
     from the first recipe instead of after the last one is read. `on_result` sees the results
     in order, as soon as all those before them are done.
+
+    A big sweep is checked in several processes (`http.processes`, bot.fanout) when this one
+    may fork; otherwise, and for small ones, on this process's thread pool.
     """
     moment = now or datetime.now(UTC)
+    # A logger bound once for the sweep: the module's lazy proxy would look the whole logging
+    # configuration up again on every call, twice a recipe.
+    logger = log.bind()
+    processes = fanout.processes_for(
+        config.http.processes,
+        concurrency=config.http.concurrency,
+        per_host=config.http.per_host,
+        expected=_expected(entries),
+    )
+    team = _team(processes, config, http, registry, moment, logger) if processes > 1 else None
+    if team is None:
+        return _sweep_here(entries, config, http, registry, moment, logger, on_result)
+
+    def check_here(rest: list[Entry]) -> list[CheckResult]:
+        return _sweep_here(rest, config, http, registry, moment, logger, None)
+
+    return fanout.fan_out(team, entries, check_here=check_here, on_result=on_result)
+
+
+def _expected(entries: Iterable[Entry]) -> int | None:
+    if isinstance(entries, Sized):
+        return len(entries)
+    return entries.expected if isinstance(entries, Recipes) else None
+
+
+def _team(
+    processes: int,
+    config: Config,
+    http: Http,
+    registry: Mapping[str, Checker],
+    now: datetime,
+    logger: Any,
+) -> fanout.Team[Entry, CheckResult] | None:
+    """Fork the checking processes, or None when this process must check alone."""
+    asked = config.http.processes is not None
+    if not fanout.can_fork():
+        if asked:
+            logger.info("checking_in_one_process", why="forking is only done on Linux")
+        return None
+    http.store.release()  # no SQLite connection may cross a fork (bot.store)
+    start = partial(
+        _ChildSweep, processes=processes, config=config, http=http, registry=registry, now=now
+    )
+    with forking.quiet() as safe:
+        if safe:
+            slots = [fanout.share(config.http.concurrency, processes, i) for i in range(processes)]
+            team = fanout.Team(slots, start, on_counters=http.stats.merge)
+    if not safe:
+        # `serve` sweeps on its scheduler's thread, beside the webhook's: forking then could
+        # leave a child with one of their locks held.
+        (logger.info if asked else logger.debug)(
+            "checking_in_one_process", why="other threads are running"
+        )
+        return None
+    logger.info("checking_in_processes", processes=team.size, slots=slots[: team.size])
+    return team
+
+
+class _ChildSweep:
+    """One child's part of a sweep: its share of the slots, its own HTTP layer and cache
+    connection. Built in the child, after the fork."""
+
+    def __init__(
+        self,
+        index: int,
+        *,
+        processes: int,
+        config: Config,
+        http: Http,
+        registry: Mapping[str, Checker],
+        now: datetime,
+    ) -> None:
+        concurrency = fanout.share(config.http.concurrency, processes, index)
+        per_host = fanout.share(config.http.per_host, processes, index)
+        self.config = replace(
+            config,
+            http=replace(config.http, concurrency=concurrency, per_host=per_host, processes=1),
+        )
+        self.http = Http(replace(http.settings, concurrency=concurrency, per_host=per_host))
+        self.registry = registry
+        self.now = now
+        self.slots = concurrency
+        self.log = log.bind()
+
+    def check(self, entry: Entry) -> CheckResult:
+        return check_entry(entry, self.config, self.http, self.registry, now=self.now, log=self.log)
+
+    def counters(self) -> dict[str, int]:
+        return self.http.stats.snapshot()
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _sweep_here(
+    entries: Iterable[Entry],
+    config: Config,
+    http: Http,
+    registry: Mapping[str, Checker],
+    now: datetime,
+    logger: Any,
+    on_result: Callable[[CheckResult], None] | None,
+) -> list[CheckResult]:
+    """The sweep on this process's thread pool (`http.concurrency` threads)."""
     if isinstance(entries, Sized):
         workers = max(1, min(config.http.concurrency, len(entries)))
     else:
@@ -103,14 +212,9 @@ def sweep(
                 on_result(result)
             results.append(result)
 
-    # A logger bound once for the sweep: the module's lazy proxy would look the whole logging
-    # configuration up again on every call, twice a recipe.
-    logger = log.bind()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
         for entry in entries:
-            checking = pool.submit(
-                check_entry, entry, config, http, registry, now=moment, log=logger
-            )
+            checking = pool.submit(check_entry, entry, config, http, registry, now=now, log=logger)
             waiting.append(checking)
             collect(block=False)
         collect(block=True)

@@ -1,0 +1,399 @@
+"""Checking in several processes: one sweep spread over forked children, results in order.
+
+A sweep runs out of CPU on one interpreter before the network is busy: a listing check costs
+about 3 ms of CPU under the GIL, so with 20 checks in flight at 50 ms each a single process
+needs more than one CPU to keep the slots full (bench/README.md, "Issue 11, fourth pass").
+So the sweep forks children and this process becomes a dispatcher:
+
+    parent: read the next entry -> the child with the fewest in flight, up to WINDOW x its slots
+    child:  entry -> its own thread pool, Http and cache connection -> (index, result)
+            each log line, rendered -> the parent, which writes it with its own
+    end:    each child sends its HTTP counters; the parent adds them to its own
+
+The parent writes every line so that lines of two processes never mix: a line longer than a
+pipe's atomic write (4 KB: a traceback) written by two processes at once would interleave.
+
+Children are forked, not spawned: a fresh interpreter spends half a second importing before
+its first request. Forking is safe only while no other thread can hold a lock the child will
+need (bot.forking) and no SQLite connection is open (Store.release); the caller sees to both.
+
+Nothing is lost when a child fails. One that dies (killed, out of memory), stops answering
+for STALL_SECONDS while it has work, or sends what cannot be read, is killed if need be, and
+the entries it had not answered are checked here, in this process, after the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import math
+import os
+import selectors
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from multiprocessing import connection
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+import structlog
+
+E = TypeVar("E")
+R = TypeVar("R")
+E_contra = TypeVar("E_contra", contravariant=True)
+R_co = TypeVar("R_co", covariant=True)
+
+MAX_AUTO_PROCESSES = 4  # beyond this the per-host limits, not the CPUs, bound a real sweep
+ENTRIES_PER_PROCESS = 100  # with fewer, forking saves less than it costs
+WINDOW = 2  # entries handed to a child per slot of its own: enough that its slots never wait
+STALL_SECONDS = 600.0  # a child with work that answers nothing for this long is hung
+CGROUP = Path("/sys/fs/cgroup")
+PR_SET_PDEATHSIG = 1
+
+log = structlog.get_logger()
+
+
+class Worker(Protocol[E_contra, R_co]):
+    """What one child runs: built in the child, right after the fork."""
+
+    slots: int  # entries it checks at once
+
+    def check(self, entry: E_contra) -> R_co: ...
+
+    def counters(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
+
+
+def usable_cpus(cgroup: Path = CGROUP) -> int:
+    """The CPUs this process may use: its affinity, bounded by a cgroup CPU quota if any.
+
+    A Kubernetes CronJob with `limits: {cpu: 1}` sees every CPU of its node but is throttled
+    to one; two processes there would only take turns.
+    """
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        count = os.cpu_count() or 1
+    quota = _cgroup_quota(cgroup)
+    if quota is not None:
+        count = min(count, max(1, math.ceil(quota)))
+    return count
+
+
+def _cgroup_quota(cgroup: Path) -> float | None:
+    """CPUs' worth of quota: cgroup v2 `cpu.max` ("150000 100000"), else v1's two files."""
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+
+
+def processes_for(
+    wanted: int | None, *, concurrency: int, per_host: int, expected: int | None
+) -> int:
+    """How many processes to check in: `wanted` (`http.processes`), or unset, what the CPUs
+    allow for `expected` entries (None: unknown, so one). Never more than there are slots to
+    split: `concurrency` and `per_host` are shared out, not multiplied."""
+    if wanted is None:
+        if expected is None:
+            return 1
+        wanted = min(usable_cpus(), MAX_AUTO_PROCESSES, expected // ENTRIES_PER_PROCESS)
+    return max(1, min(wanted, concurrency, per_host))
+
+
+def share(total: int, parts: int, index: int) -> int:
+    """Part `index` of `total` split in `parts` as evenly as whole numbers go (sum: `total`)."""
+    return total // parts + (1 if index < total % parts else 0)
+
+
+def can_fork() -> bool:
+    # Linux only: macOS's system libraries are not safe to use in a forked child.
+    return sys.platform == "linux" and hasattr(os, "fork")
+
+
+# --- the parent's side ------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Child(Generic[E]):
+    index: int
+    pid: int
+    slots: int
+    tasks: Connection  # to the child: (index, entry); closed when there are no more
+    results: Connection  # from the child: ("result", index, result) | ("counters", {...})
+    pending: dict[int, E] = field(default_factory=dict)  # handed out, not answered yet
+    last_heard: float = field(default_factory=time.monotonic)
+    alive: bool = True
+
+    @property
+    def full(self) -> bool:
+        return len(self.pending) >= WINDOW * self.slots
+
+
+class Team(Generic[E, R]):
+    """Forked children checking entries; use as a context manager (leaving it kills them)."""
+
+    def __init__(
+        self,
+        slots: Sequence[int],
+        start_worker: Callable[[int], Worker[E, R]],
+        *,
+        on_counters: Callable[[dict[str, int]], None],
+    ) -> None:
+        self._on_counters = on_counters
+        self._children: list[_Child[E]] = []
+        self.orphans: dict[int, E] = {}  # entries no child will answer: check them here
+        self.results: dict[int, R] = {}
+        # One selector for the whole sweep: multiprocessing.connection.wait builds one a call.
+        self._selector = selectors.DefaultSelector()
+        # Where this process's log lines go (a stream's writer): the children's go there too.
+        self._log_sink = structlog.get_config()["logger_factory"]()
+        parent = os.getpid()
+        for index, count in enumerate(slots):
+            tasks_out, tasks_in = connection.Pipe(duplex=False)
+            results_out, results_in = connection.Pipe(duplex=False)
+            sys.stdout.flush()  # or the child would write this process's buffered output again
+            sys.stderr.flush()
+            try:
+                pid = os.fork()
+            except OSError as exc:  # out of processes or memory: check with those there are
+                log.warning("cannot_fork", error=str(exc), processes=len(self._children) + 1)
+                for end in (tasks_out, tasks_in, results_out, results_in):
+                    end.close()
+                break
+            if pid == 0:
+                for child in self._children:  # a sibling's pipes: its EOF must not wait for us
+                    child.tasks.close()
+                    child.results.close()
+                tasks_in.close()
+                results_out.close()
+                _child_main(index, parent, tasks_out, results_in, start_worker)  # never returns
+            tasks_out.close()
+            results_in.close()
+            child = _Child(index, pid, count, tasks_in, results_out)
+            self._selector.register(results_out, selectors.EVENT_READ, child)
+            self._children.append(child)
+
+    @property
+    def size(self) -> int:
+        """How many children were started (fewer than asked when a fork failed)."""
+        return len(self._children)
+
+    def __enter__(self) -> Team[E, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for child in self._children:
+            if child.alive:
+                self._end(child, kill=True)
+        self._selector.close()
+
+    def give(self, index: int, entry: E) -> None:
+        """Hand an entry to the least busy child, waiting for room; if none is left, keep it."""
+        while True:
+            live = [child for child in self._children if child.alive]
+            if not live:
+                self.orphans[index] = entry
+                return
+            child = min(live, key=lambda child: len(child.pending) / child.slots)
+            if not child.full:
+                break
+            self.receive(block=True)
+        child.pending[index] = entry
+        try:
+            child.tasks.send((index, entry))
+        except (OSError, ValueError):  # it died meanwhile: a broken pipe
+            self._end(child, kill=True)
+
+    def finish(self) -> None:
+        """No more entries: let the children drain, and collect everything they answer."""
+        for child in self._children:
+            if child.alive:
+                child.tasks.close()
+        while any(child.alive for child in self._children):
+            self.receive(block=True)
+
+    def receive(self, *, block: bool) -> None:
+        """Take what the children have sent; with `block`, wait until something comes."""
+        if not any(child.alive for child in self._children):
+            return
+        for key, _ in self._selector.select(_POLL if block else 0):
+            child = key.data
+            if not child.alive:  # ended by a message handled just before
+                continue
+            try:
+                message = child.results.recv()
+            except EOFError:  # it has exited (or died)
+                self._end(child, kill=False)
+                continue
+            except Exception as exc:  # what it sent cannot be read: it is no use any more
+                log.error("checking_process_garbled", process=child.index, error=repr(exc))
+                self._end(child, kill=True)
+                continue
+            child.last_heard = time.monotonic()
+            if message[0] == "result":
+                _, index, result = message
+                if child.pending.pop(index, None) is not None:
+                    self.results[index] = result
+            elif message[0] == "log":
+                self._log_sink.msg(message[1])
+            elif message[0] == "counters":
+                self._on_counters(message[1])
+        now = time.monotonic()
+        for child in self._children:
+            if child.alive and child.pending and now - child.last_heard > STALL_SECONDS:
+                log.error("checking_process_stalled", process=child.index, seconds=STALL_SECONDS)
+                self._end(child, kill=True)
+
+    def _end(self, child: _Child[E], *, kill: bool) -> None:
+        child.alive = False
+        if kill:
+            with contextlib.suppress(ProcessLookupError):  # it has exited meanwhile
+                os.kill(child.pid, signal.SIGKILL)
+        _, status = os.waitpid(child.pid, 0)
+        self._selector.unregister(child.results)
+        child.tasks.close()
+        child.results.close()
+        if child.pending:
+            code = os.waitstatus_to_exitcode(status)
+            log.warning(
+                "checking_process_died",
+                process=child.index,
+                exit_code=code,
+                unanswered=len(child.pending),
+                then="checking them in the main process",
+            )
+            self.orphans.update(child.pending)
+            child.pending.clear()
+
+
+_POLL = 5.0  # seconds a blocked receive waits before it looks for stalled children
+
+
+# --- the child's side -------------------------------------------------------------------------
+
+
+def _child_main(
+    index: int,
+    parent: int,
+    tasks: Connection,
+    results: Connection,
+    start_worker: Callable[[int], Worker[Any, Any]],
+) -> None:
+    """Check what the parent hands out until it says no more; then send the counters, exit."""
+    code = 1
+    try:
+        # Ctrl-C reaches the whole process group: the parent handles it and ends us.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _die_with(parent)
+        sending = threading.Lock()
+
+        def send(message: tuple[Any, ...]) -> None:
+            with sending:
+                results.send(message)
+
+        structlog.configure(logger_factory=lambda *_: _ForwardedLog(send))
+        worker = start_worker(index)
+
+        def answer(number: int, checked: Future[Any]) -> None:
+            try:
+                send(("result", number, checked.result()))
+            except BrokenPipeError:  # the parent is gone: nothing left to do for it
+                os._exit(1)
+            except Exception:  # unpicklable, say: unanswered, the parent checks it itself
+                log.exception("checking_process_cannot_send", process=index, entry=number)
+
+        with ThreadPoolExecutor(max_workers=worker.slots, thread_name_prefix="check") as pool:
+            while True:
+                try:
+                    number, entry = tasks.recv()
+                except EOFError:
+                    break
+                pool.submit(worker.check, entry).add_done_callback(partial(answer, number))
+        send(("counters", worker.counters()))
+        worker.close()
+        code = 0
+    except BaseException:
+        log.exception("checking_process_crashed", process=index)
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)  # never the parent's atexit handlers, nor its `finally` blocks
+
+
+class _ForwardedLog:
+    """A child's log writer: each rendered line goes to the parent (structlog's logger API)."""
+
+    def __init__(self, send: Callable[[tuple[Any, ...]], None]) -> None:
+        self._send = send
+
+    def msg(self, message: str) -> None:
+        try:
+            self._send(("log", message))
+        except OSError:  # the parent is gone: say it where the parent would have
+            print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warn = warning = error = err = critical = exception = fatal = msg
+
+
+def _die_with(parent: int) -> None:
+    """Ask the kernel to kill this child when its parent dies (a CronJob's pod killed, say)."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux: the closed pipe ends it
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request was made
+        os._exit(1)
+
+
+def fan_out(
+    team: Team[E, R],
+    entries: Iterable[E],
+    *,
+    check_here: Callable[[list[E]], list[R]],
+    on_result: Callable[[R], None] | None = None,
+) -> list[R]:
+    """Check `entries` on `team`'s children; the results in the entries' order.
+
+    `check_here` checks, in this process, what no child answered. `on_result` sees each result
+    in order as soon as those before it are in.
+    """
+    ordered: list[R] = []
+
+    def emit() -> None:
+        while len(ordered) in team.results:
+            result = team.results.pop(len(ordered))
+            if on_result is not None:
+                on_result(result)
+            ordered.append(result)
+
+    with team:
+        count = 0
+        for index, entry in enumerate(entries):
+            count = index + 1
+            team.give(index, entry)
+            team.receive(block=False)
+            emit()
+        team.finish()
+        if team.orphans:
+            numbers = sorted(team.orphans)
+            checked = check_here([team.orphans.pop(number) for number in numbers])
+            team.results.update(zip(numbers, checked, strict=True))
+        emit()
+    if len(ordered) != count:  # a bug here must not pass for a shorter sweep
+        raise RuntimeError(f"{count - len(ordered)} of {count} results went missing")
+    return ordered

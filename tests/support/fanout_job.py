@@ -1,0 +1,81 @@
+"""One sweep in a process of its own, as `check` runs it; prints what it found as JSON.
+
+    python tests/support/fanout_job.py JOB.json
+
+The sweep forks its checking processes only when no foreign thread is running, and a pytest
+process has the test servers' threads: so tests of the forked sweep run it here. JOB names the
+upstream's base URL, the recipes, the cache, `processes`, and optionally `kill`: a recipe whose
+check kills the checking process it runs in (never the main one), as the OOM killer would.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ is no installed package
+
+from bench.sweep_bench import bench_config
+from bot import log as logs
+from bot.http import Http
+from bot.model import Recipe
+from bot.recipes import stream_recipes
+from bot.sweep import sweep
+from checkers import Checker, load_registry
+from checkers.api import CheckContext
+
+MAIN = os.getpid()
+
+
+class Killing:
+    """A checker that kills the process checking `victim`, when that is a child."""
+
+    def __init__(self, inner: Checker, victim: str) -> None:
+        self._inner, self._victim = inner, victim
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def releases(self, recipe: Recipe, options: Any, context: CheckContext) -> Any:
+        if recipe.name == self._victim and os.getpid() != MAIN:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self._inner.releases(recipe, options, context)
+
+
+def main(job_file: str) -> None:
+    job = json.loads(Path(job_file).read_text())
+    # A StringIO, which no child can write to: their lines reach it through this process.
+    log = io.StringIO()
+    logs.configure(level="INFO", stream=log, json=True)
+    config = bench_config(job["base"], job["concurrency"], Path(job["cache"]))
+    config = replace(config, http=replace(config.http, processes=job["processes"]))
+    registry = load_registry()
+    if job.get("kill"):
+        registry = {name: Killing(checker, job["kill"]) for name, checker in registry.items()}
+    seen: list[str] = []
+    with Http(config.http_settings({})) as http:
+        entries = stream_recipes(Path(job["root"]), config, cache=http.store.table("recipes"))
+        results = sweep(entries, config, http, registry, on_result=lambda r: seen.append(r.name))
+        stats = http.stats.snapshot()
+    events = [json.loads(line) for line in log.getvalue().splitlines()]
+    print(
+        json.dumps(
+            {
+                "results": [[r.name, r.status, r.latest] for r in results],
+                "seen": seen,
+                "stats": stats,
+                "events": [e for e in events if e["event"] != "recipe_checked"],
+                "checked": sorted(e["recipe"] for e in events if e["event"] == "recipe_checked"),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,254 @@
+"""A sweep checked in several processes finds what one process finds, and loses nothing.
+
+The forked sweeps run in a process of their own (tests/support/fanout_job.py): this one has
+the test server's threads, and the sweep rightly refuses to fork beside foreign threads. The
+upstream is the benchmark's (bench/upstream.py): PyPI, GitHub, listings and crawled sites,
+with validators, so a second sweep must be answered 304 throughout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import fanout, forking
+from bot.config import ConfigError, parse_config
+from bot.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # bench/ is no installed package
+    sys.path.insert(0, str(ROOT))
+
+from bench.corpus import Planned, generate  # noqa: E402
+from bench.upstream import Upstream  # noqa: E402
+
+RECIPES = 120
+JOB = ROOT / "tests" / "support" / "fanout_job.py"
+
+
+# --- the forked sweep, end to end ---------------------------------------------------------
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    with Upstream(latency=0.0) as server:
+        yield server
+
+
+@pytest.fixture
+def plans(tmp_path: Path, upstream: Upstream) -> list[Planned]:
+    return generate(tmp_path / "recipes", RECIPES, upstream, seed=11, outdated_share=0.4)
+
+
+def run_job(tmp_path: Path, upstream: Upstream, name: str, **job: Any) -> dict[str, Any]:
+    spec = {
+        "base": upstream.base,
+        "root": str(tmp_path / "recipes"),
+        "cache": str(tmp_path / "cache.sqlite"),
+        "concurrency": 8,
+        **job,
+    }
+    job_file = tmp_path / f"{name}.json"
+    job_file.write_text(json.dumps(spec))
+    done = subprocess.run(
+        [sys.executable, str(JOB), str(job_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found: dict[str, Any] = json.loads(done.stdout)
+    return found
+
+
+def expected(plans: list[Planned]) -> list[list[str]]:
+    return [
+        [plan.name, "outdated" if plan.outdated else "up-to-date", plan.latest]
+        for plan in sorted(plans, key=lambda plan: plan.name)
+    ]
+
+
+def events(found: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    return [event for event in found["events"] if event["event"] == name]
+
+
+def test_two_processes_find_every_planned_answer_in_order(
+    tmp_path: Path, upstream: Upstream, plans: list[Planned]
+) -> None:
+    found = run_job(tmp_path, upstream, "cold", processes=2)
+    assert events(found, "checking_in_processes")[0]["processes"] == 2
+    assert found["results"] == expected(plans)  # the recipes' order, every answer right
+    assert found["seen"] == [name for name, *_ in found["results"]]  # on_result, in order
+    # The children's log lines, once each, reached this process's log (a StringIO).
+    assert found["checked"] == sorted(plan.name for plan in plans)
+    # The children's counters are merged into the main process's: what the server saw.
+    assert found["stats"]["requests"] == upstream.counters().requests > 0
+
+
+def test_the_children_fill_the_cache_and_a_second_sweep_is_all_304s(
+    tmp_path: Path, upstream: Upstream, plans: list[Planned]
+) -> None:
+    run_job(tmp_path, upstream, "cold", processes=2)
+    upstream.reset()
+    warm = run_job(tmp_path, upstream, "warm", processes=2)
+    assert warm["results"] == expected(plans)
+    server = upstream.counters()
+    assert server.requests == server.conditional == server.not_modified > 0
+    assert warm["stats"]["not_modified"] == server.not_modified
+    assert warm["stats"]["reparsed"] == 0
+
+
+def test_one_process_and_three_agree(
+    tmp_path: Path, upstream: Upstream, plans: list[Planned]
+) -> None:
+    one = run_job(tmp_path, upstream, "one", processes=1, cache=str(tmp_path / "one.sqlite"))
+    three = run_job(tmp_path, upstream, "three", processes=3, cache=str(tmp_path / "3.sqlite"))
+    assert not events(one, "checking_in_processes")
+    assert events(three, "checking_in_processes")[0]["slots"] == [3, 3, 2]  # 8, shared out
+    assert one["results"] == three["results"] == expected(plans)
+
+
+def test_a_killed_child_loses_nothing(
+    tmp_path: Path, upstream: Upstream, plans: list[Planned]
+) -> None:
+    """A child killed mid-sweep (the OOM killer, say): what it had not answered is checked by
+    the main process, every result is there once and in order, and the death is logged."""
+    victim = sorted(plan.name for plan in plans)[RECIPES // 3]
+    found = run_job(tmp_path, upstream, "kill", processes=2, kill=victim)
+    assert found["results"] == expected(plans)
+    died = events(found, "checking_process_died")
+    assert len(died) == 1
+    assert died[0]["exit_code"] == -9 and died[0]["unanswered"] >= 1
+
+
+# --- when to fork, and how many ------------------------------------------------------------
+
+
+def test_shares_add_up_and_differ_by_one_at_most() -> None:
+    for total in range(1, 40):
+        for parts in range(1, total + 1):
+            shares = [fanout.share(total, parts, index) for index in range(parts)]
+            assert sum(shares) == total
+            assert max(shares) - min(shares) <= 1
+
+
+def test_processes_follow_the_setting_within_the_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fanout, "usable_cpus", lambda: 8)
+    limits = {"concurrency": 16, "per_host": 4}
+    assert fanout.processes_for(3, expected=5, **limits) == 3  # asked: even for a few recipes
+    assert fanout.processes_for(8, expected=None, **limits) == 4  # never more than per_host
+    assert fanout.processes_for(2, expected=None, concurrency=1, per_host=4) == 1
+    # Unset: the CPUs (at most four), and at least a hundred recipes for each process.
+    assert fanout.processes_for(None, expected=10_000, **limits) == 4
+    assert fanout.processes_for(None, expected=None, **limits) == 1  # how many, unknown
+    assert fanout.processes_for(None, expected=250, **limits) == 2
+    assert fanout.processes_for(None, expected=99, **limits) == 1
+    monkeypatch.setattr(fanout, "usable_cpus", lambda: 1)
+    assert fanout.processes_for(None, expected=10_000, **limits) == 1
+
+
+@pytest.mark.parametrize(
+    ("files", "cpus"),
+    [
+        ({"cpu.max": "150000 100000\n"}, 2),  # 1.5 CPUs of quota: two processes gain
+        ({"cpu.max": "100000 100000\n"}, 1),
+        ({"cpu.max": "max 100000\n"}, None),  # no quota: the affinity decides
+        ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"cpu.max": "garbage\n"}, None),
+        ({}, None),
+    ],
+)
+def test_usable_cpus_respect_a_cgroup_quota(
+    tmp_path: Path, files: dict[str, str], cpus: int | None
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    affinity = len(os.sched_getaffinity(0))
+    assert fanout.usable_cpus(tmp_path) == (min(affinity, cpus) if cpus else affinity)
+
+
+def test_processes_setting_is_validated() -> None:
+    assert parse_config({"http": {"processes": 2}}).http.processes == 2
+    assert parse_config({}).http.processes is None
+    with pytest.raises(ConfigError, match=r"http\.processes"):
+        parse_config({"http": {"processes": 0}})
+
+
+def test_a_foreign_thread_forbids_forking() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        with forking.quiet() as safe:
+            assert not safe
+    finally:
+        stop.set()
+        thread.join()
+    with forking.quiet() as safe:
+        assert safe == (threading.active_count() == 1)
+
+
+def test_parked_threads_allow_forking_and_wait_for_it() -> None:
+    """A parkable thread between two pieces of work allows a fork, and its next piece waits
+    until the fork is done; one in the middle of a piece makes the fork wait, then give up."""
+    stop, inside, release = threading.Event(), threading.Event(), threading.Event()
+    worked: list[str] = []
+
+    def background() -> None:
+        with forking.parkable():
+            stop.wait()
+            with forking.working():
+                worked.append("after")
+            inside.set()
+            with forking.working():
+                release.wait()
+
+    others = [t for t in threading.enumerate() if t is not threading.current_thread()]
+    if others:
+        pytest.skip(f"threads left by other tests: {others}")
+    thread = threading.Thread(target=background)
+    thread.start()
+    try:
+        with forking.quiet() as safe:
+            assert safe
+            stop.set()
+            thread.join(0.2)
+            assert worked == []  # its work waits while the fork is under way
+        inside.wait(5)
+        assert worked == ["after"]
+        with forking.quiet(timeout=0.1) as safe:
+            assert not safe  # it is working: the fork does not wait for ever
+    finally:
+        stop.set()
+        release.set()
+        thread.join()
+
+
+# --- a store let go of before a fork --------------------------------------------------------
+
+
+def test_a_released_store_keeps_its_writes_and_reconnects(tmp_path: Path) -> None:
+    path = str(tmp_path / "cache.sqlite")
+    store = Store(path, flush_every=3600)
+    pages = store.table("pages")
+    pages.put("a", b"1")
+    assert pages.get("a") == b"1"
+    store.release()
+    # Nothing of SQLite is left open, and no flusher runs.
+    assert not [t for t in threading.enumerate() if t.name == "store-flush"]
+    assert Store(path).table("pages").get("a") == b"1"  # committed, seen from another store
+    assert pages.get("a") == b"1"  # and this one reconnects
+    pages.put("b", b"2")
+    store.close()
+    assert Store(path).table("pages").get("b") == b"2"
