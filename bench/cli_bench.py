@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ if not __package__:  # `python bench/cli_bench.py` from a checkout: find `bench`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import GITHUB_API_PATH, PYPI_PATH, generate
-from bench.measure import peak_rss_mb
+from bench.measure import peak_rss_mb, run_sampled
 from bench.upstream import Upstream
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,12 +71,8 @@ def measure(work: Path, name: str, *args: str) -> dict[str, Any]:
     paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.cli_bench", "--run", str(out), "--", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
+    done, memory = run_sampled(
+        [sys.executable, "-m", "bench.cli_bench", "--run", str(out), "--", *args], env=env
     )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
@@ -86,6 +81,12 @@ def measure(work: Path, name: str, *args: str) -> dict[str, Any]:
     if figures["exit"] != 0:
         sys.exit(f"{name} exited {figures['exit']}:\n{done.stderr[-3000:]}")
     figures.update(seconds=seconds, output_bytes=out.stat().st_size)
+    # `check` forks its checking processes (bot.fanout): the memory they cost, PSS counting
+    # each page they share once, is what the command costs; the sampled RSS sum overcounts.
+    figures.update(
+        tree_pss_peak_mb=memory.pss_mb, tree_rss_peak_mb=memory.rss_mb, processes=memory.processes
+    )
+    figures["peak_mb"] = max(figures["rss_peak_mb"], memory.pss_mb)
     return figures
 
 
@@ -116,7 +117,8 @@ def benchmark(args: argparse.Namespace) -> int:
             runs[name] = figures
             print(
                 f"  {name:20} {figures['seconds']:7.2f} s  (command {figures['command_s']:.2f} s)"
-                f"  peak {figures['rss_peak_mb']:6.1f} MB  {figures['requests']:6d} requests  "
+                f"  peak {figures['peak_mb']:6.1f} MB ({figures['processes']} processes; own "
+                f"{figures['rss_peak_mb']:.1f} MB)  {figures['requests']:6d} requests  "
                 f"{figures['output_bytes'] / 1e6:.1f} MB out"
             )
         outdated = sum(plan.outdated for plan in plans)
@@ -134,8 +136,9 @@ def benchmark(args: argparse.Namespace) -> int:
             ),
             (
                 f"peak memory under {TARGET_PEAK_MB:.0f} MB",
-                max(run["rss_peak_mb"] for run in runs.values()) < TARGET_PEAK_MB,
-                f"{max(run['rss_peak_mb'] for run in runs.values()):.0f} MB",
+                max(run["peak_mb"] for run in runs.values()) < TARGET_PEAK_MB,
+                f"{max(run['peak_mb'] for run in runs.values()):.0f} MB (with the checking "
+                "processes: PSS, each shared page once)",
             ),
         ]
         print("\ntargets:")

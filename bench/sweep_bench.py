@@ -11,8 +11,8 @@ the generator planned, and each tool's counters against the server's: a benchmar
 answers wrong measures nothing.
 
     python bench/sweep_bench.py [--recipes 2000] [--latency 0.05] [--concurrency 16]
-                                [--kinds listing,crawl] [--skip-nvchecker] [--json FILE]
-                                [--keep DIR]
+                                [--kinds listing,crawl] [--processes N] [--skip-nvchecker]
+                                [--json FILE] [--keep DIR]
 
 The floor of a sweep is `requests x latency / concurrency`: the time the network alone needs
 when every slot is busy all the time. Reading recipes overlaps with checking them (as `check`
@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ if not __package__:  # `python bench/sweep_bench.py` from a checkout: find `benc
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import GITHUB_API_PATH, PYPI_PATH, Planned, generate, nvchecker_entry, save_plan
-from bench.measure import peak_rss_mb, rss_mb
+from bench.measure import cpu_seconds, peak_rss_mb, rss_mb, run_sampled
 from bench.upstream import Upstream
 from bot import log as logs
 from bot.change import make_change
@@ -68,7 +67,7 @@ class SweepFigures:
 
     load_s: float = 0.0  # reading recipes: time spent in the reader, within check_s
     check_s: float = 0.0  # reading and checking every recipe (they overlap), wall time
-    check_cpu_s: float = 0.0  # CPU this process used meanwhile (every thread): immune to load
+    check_cpu_s: float = 0.0  # CPU used meanwhile, checking processes included: immune to load
     hash_s: float = 0.0  # rewriting the outdated recipes, downloading and hashing their files
     requests: int = 0  # the HTTP layer's own counters
     check_requests: int = 0  # of those, sent while reading and checking
@@ -81,12 +80,21 @@ class SweepFigures:
     hash_errors: list[str] = field(default_factory=list)
     outcomes: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # status, latest
     rss_start_mb: float = 0.0  # after the imports
-    rss_peak_mb: float = 0.0
+    rss_peak_mb: float = 0.0  # this process's own (VmHWM)
+    # With its checking processes (bot.fanout), sampled: PSS counts a page they share once.
+    tree_pss_peak_mb: float = 0.0
+    tree_rss_peak_mb: float = 0.0
+    processes: int = 0  # the most processes seen at once, this one included
     server: dict[str, int] = field(default_factory=dict)  # what the server saw meanwhile
 
     @property
     def wall_s(self) -> float:
         return self.check_s + self.hash_s
+
+    @property
+    def peak_mb(self) -> float:
+        """What the sweep cost in memory: its own peak, or with its checking processes."""
+        return max(self.rss_peak_mb, self.tree_pss_peak_mb)
 
     def floor_s(self, latency: float, concurrency: int) -> float:
         """What reading and checking cannot beat: the check requests' latency, all slots busy."""
@@ -98,17 +106,23 @@ class SweepFigures:
         return cls(**{**raw, "outcomes": outcomes})
 
 
-def bench_config(base: str, concurrency: int, cache: Path | None) -> Config:
+def bench_config(
+    base: str, concurrency: int, cache: Path | None, processes: int | None = None
+) -> Config:
     """The bot's settings for the benchmark: its PyPI and GitHub pointed at the local server.
 
     `per_host` equals `concurrency` because every upstream here is one host, 127.0.0.1; a real
     sweep spreads over many hosts (pypi.org, api.github.com, each listing's server), and the
     default `per_host: 4` would make this benchmark measure one host's cap instead of the bot.
+    `processes` None is the bot's default: as many as the CPUs allow (bot.fanout).
     """
     return Config(
         checkers={"pypi": {"url": base + PYPI_PATH}, "github": {"api_url": base + GITHUB_API_PATH}},
         http=HttpConfig(
-            concurrency=concurrency, per_host=concurrency, cache=str(cache) if cache else None
+            concurrency=concurrency,
+            per_host=concurrency,
+            cache=str(cache) if cache else None,
+            processes=processes,
         ),
     )
 
@@ -120,11 +134,11 @@ def measure_sweep(root: Path, config: Config, *, rewrite: bool = True) -> SweepF
     """Load, check and (when `rewrite`) rewrite and hash every outdated recipe, timing each."""
     figures = SweepFigures()
     with Http(config.http_settings({})) as http:
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), cpu_seconds()
         entries = stream_recipes(root, config, cache=http.store.table("recipes"))
         results = sweep(_timed(entries, figures), config, http, load_registry())
         figures.check_s = time.perf_counter() - started
-        figures.check_cpu_s = time.process_time() - cpu
+        figures.check_cpu_s = cpu_seconds() - cpu
         figures.check_requests = http.stats.snapshot()["requests"]
         if rewrite:
             started = time.perf_counter()
@@ -198,7 +212,9 @@ def worker(job_file: Path) -> None:
     with open(job["log"], "w") as log:
         # As the CLI logs when stderr is no terminal: a JSON line per recipe, which costs.
         logs.configure(level="INFO", stream=log, json=True)
-        config = bench_config(job["base"], job["concurrency"], Path(job["cache"]))
+        config = bench_config(
+            job["base"], job["concurrency"], Path(job["cache"]), job.get("processes")
+        )
         if job.get("read_only"):
             figures = measure_read(Path(job["root"]), config)
         else:
@@ -218,19 +234,23 @@ class Bench:
     upstream: Upstream
     concurrency: int
     latency: float
+    processes: int | None = None  # the bot's `http.processes`; None: its default
 
     def run(self, name: str, *command: str) -> dict[str, Any]:
         """One measured child process: the JSON line it prints, plus the server's counters."""
         paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
         self.upstream.reset()
-        done = subprocess.run(
-            [sys.executable, "-m", *command], capture_output=True, text=True, env=env, check=False
-        )
+        done, memory = run_sampled([sys.executable, "-m", *command], env=env)
         if done.returncode != 0:
             sys.exit(f"the {name} run failed:\n{done.stderr[-3000:]}")
         figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         figures["server"] = asdict(self.upstream.counters())
+        figures.update(
+            tree_pss_peak_mb=memory.pss_mb,
+            tree_rss_peak_mb=memory.rss_mb,
+            processes=memory.processes,
+        )
         return figures
 
     def sweep(
@@ -239,6 +259,7 @@ class Bench:
         job = {
             "base": self.upstream.base,
             "concurrency": self.concurrency,
+            "processes": self.processes,
             "log": str(self.work / f"{name}.log"),
             "root": str(root),
             "cache": str(cache),
@@ -346,7 +367,7 @@ def print_sweep(label: str, figures: SweepFigures, latency: float, concurrency: 
         f"  wall time       {figures.wall_s:7.2f} s  (read and check {figures.check_s:.2f} s, "
         f"of it reading {figures.load_s:.2f} s; rewrite and hash {figures.hash_s:.2f} s)"
     )
-    print(f"  CPU, read+check {figures.check_cpu_s:7.2f} s  (this process, all its threads)")
+    print(f"  CPU, read+check {figures.check_cpu_s:7.2f} s  (with its checking processes)")
     print(
         f"  floor           {floor:7.2f} s  ({figures.check_requests} check requests x "
         f"{latency * 1000:.0f} ms / {concurrency}; read and check = "
@@ -364,6 +385,11 @@ def print_sweep(label: str, figures: SweepFigures, latency: float, concurrency: 
         f"  peak memory     {figures.rss_peak_mb:7.1f} MB (RSS; {figures.rss_start_mb:.1f} MB "
         "after imports)"
     )
+    if figures.processes > 1:
+        print(
+            f"  with checkers   {figures.tree_pss_peak_mb:7.1f} MB (PSS of {figures.processes} "
+            f"processes, sampled; RSS summed {figures.tree_rss_peak_mb:.1f} MB)"
+        )
     print(f"  results         {statuses}; new hashes: {hashes}")
     for error in figures.errors + figures.hash_errors:
         print(f"  ! {error}")
@@ -381,7 +407,7 @@ def print_comparison(rows: Sequence[Comparison], concurrency: int, latency: floa
         print(
             f"  {row.kind:8} {row.recipes:5d} recipes: recipe-bot {row.bot_s:6.2f} s "
             f"({row.bot_cold.check_s:.2f} s; {row.bot.server['requests']} requests, "
-            f"{row.bot.rss_peak_mb:.0f} MB); nvchecker {nv_s:6.2f} s ({nv_requests} requests, "
+            f"{row.bot.peak_mb:.0f} MB); nvchecker {nv_s:6.2f} s ({nv_requests} requests, "
             f"{row.nvchecker['rss_peak_mb']:.0f} MB); ratio {row.bot_s / nv_s:.2f}; "
             f"floor {floor:.2f} s = {row.bot_s / floor:.2f}x"
         )
@@ -399,7 +425,7 @@ Check = tuple[str, bool, str]
 def sweep_targets(
     cold: SweepFigures, warm: SweepFigures, wrong: int, latency: float, concurrency: int
 ) -> list[Check]:
-    peak = max(cold.rss_peak_mb, warm.rss_peak_mb)
+    peak = max(cold.peak_mb, warm.peak_mb)
     floor = cold.floor_s(latency, concurrency)
     unconditional = warm.server["requests"] - warm.server["conditional"]
     return [
@@ -473,7 +499,7 @@ def benchmark(args: argparse.Namespace) -> int:
         tempfile.TemporaryDirectory(prefix="recipe-bot-bench-") as scratch,
         Upstream(args.latency) as upstream,
     ):
-        bench = Bench(Path(scratch), upstream, args.concurrency, args.latency)
+        bench = Bench(Path(scratch), upstream, args.concurrency, args.latency, args.processes)
         root = bench.work / "recipes"
         plans = generate(root, args.recipes, upstream, seed=args.seed, kinds=args.kinds)
         save_plan(plans, bench.work / "plan.json")
@@ -481,7 +507,7 @@ def benchmark(args: argparse.Namespace) -> int:
         print(
             f"{args.recipes} recipes ({mix}; {sum(p.outdated for p in plans)} outdated), "
             f"{args.latency * 1000:.0f} ms per request, concurrency {args.concurrency}, "
-            f"{os.cpu_count()} CPUs\n"
+            f"{os.cpu_count()} CPUs, processes {args.processes or 'as the CPUs allow'}\n"
         )
         cold = bench.sweep("cold", root, bench.work / "cache.sqlite", rewrite=True)
         print_sweep("cold sweep (fresh cache)", cold, args.latency, args.concurrency)
@@ -523,6 +549,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=lambda text: tuple(filter(None, text.split(","))),
         default=(),
         help="only these checkers of the mix, e.g. listing (default: pypi,github,listing,crawl)",
+    )
+    parser.add_argument(
+        "--processes", type=int, help="recipe-bot's http.processes (default: as the CPUs allow)"
     )
     parser.add_argument("--skip-nvchecker", action="store_true")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
