@@ -10,6 +10,11 @@ So the sweep forks children and this process becomes a dispatcher:
             each log line, rendered -> the parent, which writes it with its own
     end:    each child sends its HTTP counters; the parent adds them to its own
 
+Messages go in batches both ways (a list a send): one send a message cost a tenth of a
+child's CPU. The parent sends an entry at once while the child has an idle slot, and batches
+only what would wait in the child's queue anyway; a child sends what has piled up whenever a
+result is ready, its log lines with it.
+
 The parent writes every line so that lines of two processes never mix: a line longer than a
 pipe's atomic write (4 KB: a traceback) written by two processes at once would interleave.
 
@@ -28,6 +33,7 @@ import contextlib
 import ctypes
 import math
 import os
+import pickle
 import selectors
 import signal
 import sys
@@ -52,6 +58,7 @@ R_co = TypeVar("R_co", covariant=True)
 MAX_AUTO_PROCESSES = 4  # beyond this the per-host limits, not the CPUs, bound a real sweep
 ENTRIES_PER_PROCESS = 100  # with fewer, forking saves less than it costs
 WINDOW = 2  # entries handed to a child per slot of its own: enough that its slots never wait
+SEND_BATCH = 16  # entries the parent holds back for a busy child, at most, before sending
 STALL_SECONDS = 600.0  # a child with work that answers nothing for this long is hung
 CGROUP = Path("/sys/fs/cgroup")
 PR_SET_PDEATHSIG = 1
@@ -136,6 +143,7 @@ class _Child(Generic[E]):
     tasks: Connection  # to the child: (index, entry); closed when there are no more
     results: Connection  # from the child: ("result", index, result) | ("counters", {...})
     pending: dict[int, E] = field(default_factory=dict)  # handed out, not answered yet
+    outgoing: list[tuple[int, E]] = field(default_factory=list)  # of those, not sent yet
     last_heard: float = field(default_factory=time.monotonic)
     alive: bool = True
 
@@ -212,15 +220,17 @@ class Team(Generic[E, R]):
             child = min(live, key=lambda child: len(child.pending) / child.slots)
             if not child.full:
                 break
+            self._send_all()  # before waiting: what was held back can start meanwhile
             self.receive(block=True)
         child.pending[index] = entry
-        try:
-            child.tasks.send((index, entry))
-        except (OSError, ValueError):  # it died meanwhile: a broken pipe
-            self._end(child, kill=True)
+        child.outgoing.append((index, entry))
+        idle = len(child.pending) - len(child.outgoing) < child.slots
+        if idle or len(child.outgoing) >= SEND_BATCH:
+            self._send(child)
 
     def finish(self) -> None:
         """No more entries: let the children drain, and collect everything they answer."""
+        self._send_all()
         for child in self._children:
             if child.alive:
                 child.tasks.close()
@@ -245,19 +255,39 @@ class Team(Generic[E, R]):
                 self._end(child, kill=True)
                 continue
             child.last_heard = time.monotonic()
-            if message[0] == "result":
-                _, index, result = message
-                if child.pending.pop(index, None) is not None:
-                    self.results[index] = result
-            elif message[0] == "log":
-                self._log_sink.msg(message[1])
-            elif message[0] == "counters":
-                self._on_counters(message[1])
+            for kind, *content in message:
+                if kind == "result":
+                    self._take(child, *content)
+                elif kind == "log":
+                    self._log_sink.msg(*content)
+                elif kind == "counters":
+                    self._on_counters(*content)
         now = time.monotonic()
         for child in self._children:
             if child.alive and child.pending and now - child.last_heard > STALL_SECONDS:
                 log.error("checking_process_stalled", process=child.index, seconds=STALL_SECONDS)
                 self._end(child, kill=True)
+
+    def _take(self, child: _Child[E], index: int, pickled: bytes) -> None:
+        try:
+            result = pickle.loads(pickled)
+        except Exception as exc:  # left pending: the main process checks it after the others
+            log.error("checking_process_garbled", process=child.index, error=repr(exc))
+            return
+        if child.pending.pop(index, None) is not None:
+            self.results[index] = result
+
+    def _send(self, child: _Child[E]) -> None:
+        batch, child.outgoing = child.outgoing, []
+        try:
+            child.tasks.send(batch)
+        except (OSError, ValueError):  # it died meanwhile: a broken pipe
+            self._end(child, kill=True)
+
+    def _send_all(self) -> None:
+        for child in self._children:
+            if child.alive and child.outgoing:
+                self._send(child)
 
     def _end(self, child: _Child[E], *, kill: bool) -> None:
         child.alive = False
@@ -279,6 +309,7 @@ class Team(Generic[E, R]):
             )
             self.orphans.update(child.pending)
             child.pending.clear()
+        child.outgoing.clear()
 
 
 _POLL = 5.0  # seconds a blocked receive waits before it looks for stalled children
@@ -296,58 +327,91 @@ def _child_main(
 ) -> None:
     """Check what the parent hands out until it says no more; then send the counters, exit."""
     code = 1
+    outbox: _Outbox | None = None
     try:
         # Ctrl-C reaches the whole process group: the parent handles it and ends us.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _die_with(parent)
-        sending = threading.Lock()
-
-        def send(message: tuple[Any, ...]) -> None:
-            with sending:
-                results.send(message)
-
-        structlog.configure(logger_factory=lambda *_: _ForwardedLog(send))
+        outbox = _Outbox(results)
+        structlog.configure(logger_factory=lambda *_: _ForwardedLog(outbox))
         worker = start_worker(index)
 
         def answer(number: int, checked: Future[Any]) -> None:
             try:
-                send(("result", number, checked.result()))
+                # Pickled alone: one result that cannot be is left unanswered, not its batch.
+                outbox.add(("result", number, pickle.dumps(checked.result())))
             except BrokenPipeError:  # the parent is gone: nothing left to do for it
                 os._exit(1)
-            except Exception:  # unpicklable, say: unanswered, the parent checks it itself
+            except Exception:  # unanswered: the main process checks it itself
                 log.exception("checking_process_cannot_send", process=index, entry=number)
 
         with ThreadPoolExecutor(max_workers=worker.slots, thread_name_prefix="check") as pool:
             while True:
                 try:
-                    number, entry = tasks.recv()
+                    batch = tasks.recv()
                 except EOFError:
                     break
-                pool.submit(worker.check, entry).add_done_callback(partial(answer, number))
-        send(("counters", worker.counters()))
+                for number, entry in batch:
+                    pool.submit(worker.check, entry).add_done_callback(partial(answer, number))
+        outbox.add(("counters", worker.counters()))
         worker.close()
         code = 0
     except BaseException:
         log.exception("checking_process_crashed", process=index)
     finally:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            if outbox is not None:
+                outbox.send()  # the log lines still waiting, the crash's included
+        except Exception:
+            pass
         finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
             os._exit(code)  # never the parent's atexit handlers, nor its `finally` blocks
 
 
-class _ForwardedLog:
-    """A child's log writer: each rendered line goes to the parent (structlog's logger API)."""
+class _Outbox:
+    """What a child sends, in batches: whoever adds a result sends all that waits, unless
+    another thread is sending (which then sends it too, before it lets go)."""
 
-    def __init__(self, send: Callable[[tuple[Any, ...]], None]) -> None:
-        self._send = send
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._waiting: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()  # guards the list
+        self._sending = threading.Lock()  # held by the one thread sending
+
+    def add(self, message: tuple[Any, ...], *, send: bool = True) -> None:
+        with self._lock:
+            self._waiting.append(message)
+        if send:
+            self.send()
+
+    def send(self) -> None:
+        # An adder that finds the sender busy leaves its message; the sender looks again
+        # after letting go, so a message added meanwhile is never left behind.
+        while self._sending.acquire(blocking=False):
+            try:
+                with self._lock:
+                    batch, self._waiting = self._waiting, []
+                if batch:
+                    self._conn.send(batch)
+            finally:
+                self._sending.release()
+            with self._lock:
+                if not self._waiting:
+                    return
+
+
+class _ForwardedLog:
+    """A child's log writer (structlog's logger API): each rendered line goes to the parent
+    with the next result this child sends, or with its counters at the end."""
+
+    def __init__(self, outbox: _Outbox) -> None:
+        self._outbox = outbox
 
     def msg(self, message: str) -> None:
-        try:
-            self._send(("log", message))
-        except OSError:  # the parent is gone: say it where the parent would have
-            print(message, file=sys.stderr, flush=True)
+        self._outbox.add(("log", message), send=False)
 
     log = debug = info = warn = warning = error = err = critical = exception = fatal = msg
 
