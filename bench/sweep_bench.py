@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,7 +47,7 @@ from bot.config import Config, HttpConfig
 from bot.errors import RecipeBotError
 from bot.http import Http
 from bot.model import Update
-from bot.recipes import Entry, load_recipes, stream_recipes
+from bot.recipes import Entry, Recipes, load_recipes, stream_recipes
 from bot.sweep import CheckResult, sweep
 from checkers import load_registry
 
@@ -136,7 +136,7 @@ def measure_sweep(root: Path, config: Config, *, rewrite: bool = True) -> SweepF
     with Http(config.http_settings({})) as http:
         started, cpu = time.perf_counter(), cpu_seconds()
         entries = stream_recipes(root, config, cache=http.store.table("recipes"))
-        results = sweep(_timed(entries, figures), config, http, load_registry())
+        results = sweep(_Timed(entries, figures), config, http, load_registry())
         figures.check_s = time.perf_counter() - started
         figures.check_cpu_s = cpu_seconds() - cpu
         figures.check_requests = http.stats.snapshot()["requests"]
@@ -166,16 +166,26 @@ def measure_read(root: Path, config: Config) -> SweepFigures:
     return figures
 
 
-def _timed(entries: Iterable[Entry], figures: SweepFigures) -> Iterator[Entry]:
-    """The entries, adding the time spent reading each to `figures.load_s`."""
-    iterator = iter(entries)
-    while True:
-        started = time.perf_counter()
-        entry = next(iterator, None)
-        figures.load_s += time.perf_counter() - started
-        if entry is None:
-            return
-        yield entry
+class _Timed:
+    """The entries, adding the time spent reading each to `figures.load_s`; they say what the
+    recipes say to the sweep (`expected`, `one_by_one`), which decides its processes by it."""
+
+    def __init__(self, entries: Recipes, figures: SweepFigures) -> None:
+        self._entries, self._figures = entries, figures
+        self.expected = entries.expected
+
+    def one_by_one(self) -> _Timed:
+        return _Timed(self._entries.one_by_one(), self._figures)
+
+    def __iter__(self) -> Iterator[Entry]:
+        iterator = iter(self._entries)
+        while True:
+            started = time.perf_counter()
+            entry = next(iterator, None)
+            self._figures.load_s += time.perf_counter() - started
+            if entry is None:
+                return
+            yield entry
 
 
 def _rewrite_all(

@@ -16,7 +16,7 @@ import json
 import os
 import stat
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -74,15 +74,23 @@ class Recipes(Iterable[Entry]):
     variants: Variants | RecipeError
     names: Sequence[str]
     cache: Table | None
+    look_up_first: bool = True  # see _plans; one_by_one() is the copy without
 
     @property
     def expected(self) -> int:
         """About how many entries the iteration yields (a constraints file holds several)."""
         return len(self.names) if self.names else len(self.files)
 
+    def one_by_one(self) -> Recipes:
+        """These recipes, each looked up in the cache only when the iteration reaches it: for
+        an iteration with no threads beside it (a sweep handing recipes to its checking
+        processes), whose first recipe then goes out without waiting for the last lookup."""
+        return replace(self, look_up_first=False)
+
     def __iter__(self) -> Iterator[Entry]:
         wanted = set(self.names)
-        for plan in self._plans():
+        plans = self._plans() if self.look_up_first else self._planned()
+        for plan in plans:
             for entry in _read(plan, self.root, self.variants, self.cache):
                 if not wanted or wanted & _names_of(entry):
                     yield entry
@@ -98,13 +106,16 @@ class Recipes(Iterable[Entry]):
         second. Only the small cached bytes are kept; an uncached recipe is parsed when the
         iteration reaches it, overlapping with the checks as before.
         """
+        return list(self._planned())
+
+    def _planned(self) -> Iterator[_Plan]:
+        """Each file's plan, looked up as the iteration reaches it."""
         # What every recipe's cache key shares, encoded once instead of once per recipe.
         variants_key = (
             b"" if isinstance(self.variants, RecipeError)
             else json.dumps(self.variants, sort_keys=True).encode()
         )  # fmt: skip
         prefix = os.path.join(os.fspath(self.root), "")
-        plans = []
         for path in self.files:
             name = os.fspath(path)
             # As path.relative_to(root).as_posix(), without pathlib's cost per recipe.
@@ -114,8 +125,7 @@ class Recipes(Iterable[Entry]):
             if self.cache is not None and (is_constraints or isinstance(self.variants, dict)):
                 key = _cache_key(path, relative, variants_key)
                 stored = self.cache.get(key) if key else None
-            plans.append(_Plan(path, relative, is_constraints, key, stored))
-        return plans
+            yield _Plan(path, relative, is_constraints, key, stored)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from bot.errors import NoChecker, RateLimited, RecipeBotError
 from bot.http import Http
 from bot.model import Recipe, Release, Reupload, Skip, Update
 from bot.reasons import Reason
-from bot.recipes import Entry, Recipes, Unreadable
+from bot.recipes import Entry, Unreadable
 from bot.resolve import resolve
 from bot.versions import choose
 from checkers import Checker
@@ -110,13 +110,19 @@ def sweep(
     def check_here(rest: list[Entry]) -> list[CheckResult]:
         return _sweep_here(rest, config, http, registry, moment, logger, None)
 
+    # No thread checks here: reading need not look every recipe up before the first goes out.
+    one_by_one = getattr(entries, "one_by_one", None)
+    entries = one_by_one() if callable(one_by_one) else entries
     return fanout.fan_out(team, entries, check_here=check_here, on_result=on_result)
 
 
 def _expected(entries: Iterable[Entry]) -> int | None:
+    """How many entries there are, or about how many: an iterable that knows says so by an
+    `expected` attribute (bot.recipes.Recipes does). None: unknown."""
     if isinstance(entries, Sized):
         return len(entries)
-    return entries.expected if isinstance(entries, Recipes) else None
+    expected = getattr(entries, "expected", None)
+    return expected if isinstance(expected, int) else None
 
 
 def _team(
