@@ -33,7 +33,6 @@ _UNCASED_TOKENS = re.compile(
     r"|\b(?i:token)\s+(?=[A-Za-z0-9._\-]*\d)[A-Za-z0-9._\-]{12,}"
     r"|\b(?i:private-token)[\"':= ]+[A-Za-z0-9._\-]{8,}"
 )
-_UNCASED_WORDS = ("token", "bearer")
 # A password written in a URL (`https://user:secret@mirror/`): the user stays, to say which.
 _URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]+):[^/\s@]+@")
 
@@ -44,10 +43,12 @@ def scrub_shapes(text: str) -> str:
     if "@" in text:
         text = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
     lowered = text.lower()
-    if any(word in lowered for word in _UNCASED_WORDS):
+    if "token" in lowered or "bearer" in lowered:  # every _UNCASED_TOKENS shape has one
         text = _UNCASED_TOKENS.sub(REDACTED, text)
     return text
 
+
+MIN_SECRET = 6  # characters: a configured secret shorter than this is not redacted
 
 # Environment variables that hold secrets whatever the config says.
 DEFAULT_SECRET_ENV = ("GITLAB_TOKEN", "GITHUB_TOKEN", "RECIPE_BOT_WEBHOOK_SECRET", "CI_JOB_TOKEN")
@@ -58,7 +59,9 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         # Short values would redact ordinary words; real tokens are long.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+        self._secrets = sorted(
+            {s for s in secrets if s and len(s) >= MIN_SECRET}, key=len, reverse=True
+        )
 
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -67,7 +70,9 @@ class Redactor:
 
     def _walk(self, value: Any) -> Any:
         if isinstance(value, str):
-            return self.scrub(value)
+            # Shorter than any secret kept and any shape scrubbed (`a:b@` needs `://` before
+            # it): most of a log line's values (versions, statuses), scrubbed for nothing.
+            return value if len(value) < MIN_SECRET else self.scrub(value)
         if value is None or isinstance(value, int | float):  # most of the rest, and cheap
             return value
         if isinstance(value, Mapping):
@@ -81,7 +86,13 @@ class Redactor:
     def __call__(
         self, _logger: Any, _method: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        return {key: self._walk(value) for key, value in event.items()}
+        # The time stamp and the level are the processors' own, never a caller's text.
+        return {
+            key: value if key in _OWN_KEYS else self._walk(value) for key, value in event.items()
+        }
+
+
+_OWN_KEYS = frozenset({"timestamp", "level"})
 
 
 def secret_values(env_names: Iterable[str], environ: Mapping[str, str] | None = None) -> list[str]:

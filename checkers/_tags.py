@@ -145,7 +145,7 @@ def version_from_tag(tag: str, pattern: NamePattern | None = None) -> str | None
 
 def clean_version(raw: str) -> str:
     """`1_2_3` -> `1.2.3`: underscores between digits are a spelling of dots (boost, R, curl)."""
-    return _DIGIT_UNDERSCORE.sub(".", raw)
+    return _DIGIT_UNDERSCORE.sub(".", raw) if "_" in raw else raw
 
 
 def match_version(pattern: NamePattern, *names: str) -> str | None:
