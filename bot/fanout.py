@@ -140,8 +140,10 @@ class _Child(Generic[E]):
     index: int
     pid: int
     slots: int
-    tasks: Connection  # to the child: (index, entry); closed when there are no more
-    results: Connection  # from the child: ("result", index, result) | ("counters", {...})
+    tasks: Connection  # to the child: lists of (index, entry); closed when there are no more
+    # From the child: lists of ("result", index, pickled result) | ("log", line) |
+    # ("counters", {...}), the last one last.
+    results: Connection
     pending: dict[int, E] = field(default_factory=dict)  # handed out, not answered yet
     outgoing: list[tuple[int, E]] = field(default_factory=list)  # of those, not sent yet
     last_heard: float = field(default_factory=time.monotonic)
