@@ -60,6 +60,7 @@ ENTRIES_PER_PROCESS = 100  # with fewer, forking saves less than it costs
 WINDOW = 2  # entries handed to a child per slot of its own: enough that its slots never wait
 SEND_BATCH = 16  # entries the parent holds back for a busy child, at most, before sending
 STALL_SECONDS = 600.0  # a child with work that answers nothing for this long is hung
+POLL_SECONDS = 5.0  # a blocked receive looks for stalled children this often
 CGROUP = Path("/sys/fs/cgroup")
 PR_SET_PDEATHSIG = 1
 
@@ -243,7 +244,7 @@ class Team(Generic[E, R]):
         """Take what the children have sent; with `block`, wait until something comes."""
         if not any(child.alive for child in self._children):
             return
-        for key, _ in self._selector.select(_POLL if block else 0):
+        for key, _ in self._selector.select(POLL_SECONDS if block else 0):
             child = key.data
             if not child.alive:  # ended by a message handled just before
                 continue
@@ -314,7 +315,6 @@ class Team(Generic[E, R]):
         child.outgoing.clear()
 
 
-_POLL = 5.0  # seconds a blocked receive waits before it looks for stalled children
 
 
 # --- the child's side -------------------------------------------------------------------------

@@ -123,11 +123,34 @@ def test_a_killed_child_loses_nothing(
     """A child killed mid-sweep (the OOM killer, say): what it had not answered is checked by
     the main process, every result is there once and in order, and the death is logged."""
     victim = sorted(plan.name for plan in plans)[RECIPES // 3]
-    found = run_job(tmp_path, upstream, "kill", processes=2, kill=victim)
+    found = run_job(tmp_path, upstream, "kill", processes=2, victim=victim)
     assert found["results"] == expected(plans)
     died = events(found, "checking_process_died")
     assert len(died) == 1
     assert died[0]["exit_code"] == -9 and died[0]["unanswered"] >= 1
+    assert not found["children_left"]
+
+
+def test_a_hung_child_is_killed_and_its_work_checked_here(
+    tmp_path: Path, upstream: Upstream, plans: list[Planned]
+) -> None:
+    """A child that answers nothing while it has work (a deadlock) is killed after the stall
+    time; what it had not answered is checked by the main process."""
+    victim = sorted(plan.name for plan in plans)[-1]
+    found = run_job(tmp_path, upstream, "hang", processes=2, victim=victim, hang=True, stall=1.0)
+    assert found["results"] == expected(plans)
+    assert len(events(found, "checking_process_stalled")) == 1
+    assert events(found, "checking_process_died")[0]["exit_code"] == -9
+    assert not found["children_left"]
+
+
+def test_an_interrupted_sweep_leaves_no_process_behind(
+    tmp_path: Path, upstream: Upstream, plans: list[Planned]
+) -> None:
+    """An exception in the main process (Ctrl-C, say) ends the sweep, and its children."""
+    found = run_job(tmp_path, upstream, "interrupt", processes=2, interrupt=10)
+    assert len(found["seen"]) == 10 and found["results"] == []
+    assert not found["children_left"]
 
 
 # --- when to fork, and how many ------------------------------------------------------------

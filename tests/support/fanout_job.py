@@ -10,11 +10,13 @@ check kills the checking process it runs in (never the main one), as the OOM kil
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import signal
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,30 +24,38 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ is no installed package
 
 from bench.sweep_bench import bench_config
+from bot import fanout
 from bot import log as logs
 from bot.http import Http
 from bot.model import Recipe
 from bot.recipes import stream_recipes
-from bot.sweep import sweep
+from bot.sweep import CheckResult, sweep
 from checkers import Checker, load_registry
 from checkers.api import CheckContext
 
 MAIN = os.getpid()
 
 
-class Killing:
-    """A checker that kills the process checking `victim`, when that is a child."""
+class Sabotage:
+    """A checker that, in a child only, kills the process checking `victim` (as the OOM
+    killer would) or, with `hang`, never returns from it (as a deadlocked child would)."""
 
-    def __init__(self, inner: Checker, victim: str) -> None:
-        self._inner, self._victim = inner, victim
+    def __init__(self, inner: Checker, victim: str, *, hang: bool) -> None:
+        self._inner, self._victim, self._hang = inner, victim, hang
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     def releases(self, recipe: Recipe, options: Any, context: CheckContext) -> Any:
         if recipe.name == self._victim and os.getpid() != MAIN:
+            if self._hang:
+                threading.Event().wait()
             os.kill(os.getpid(), signal.SIGKILL)
         return self._inner.releases(recipe, options, context)
+
+
+class Interrupted(Exception):
+    """Raised from `on_result`, as Ctrl-C would be, after `interrupt` results."""
 
 
 def main(job_file: str) -> None:
@@ -56,13 +66,31 @@ def main(job_file: str) -> None:
     config = bench_config(job["base"], job["concurrency"], Path(job["cache"]))
     config = replace(config, http=replace(config.http, processes=job["processes"]))
     registry = load_registry()
-    if job.get("kill"):
-        registry = {name: Killing(checker, job["kill"]) for name, checker in registry.items()}
+    if job.get("victim"):
+        registry = {
+            name: Sabotage(checker, job["victim"], hang=job.get("hang", False))
+            for name, checker in registry.items()
+        }
+    if job.get("stall"):  # seconds of silence after which a child with work counts as hung
+        fanout.STALL_SECONDS, fanout.POLL_SECONDS = job["stall"], job["stall"] / 4
     seen: list[str] = []
+
+    def on_result(result: CheckResult) -> None:
+        seen.append(result.name)
+        if len(seen) == job.get("interrupt"):
+            raise Interrupted
+
+    results: list[CheckResult] = []
     with Http(config.http_settings({})) as http:
         entries = stream_recipes(Path(job["root"]), config, cache=http.store.table("recipes"))
-        results = sweep(entries, config, http, registry, on_result=lambda r: seen.append(r.name))
+        with contextlib.suppress(Interrupted):
+            results = sweep(entries, config, http, registry, on_result=on_result)
         stats = http.stats.snapshot()
+    try:  # every checking process reaped: none left running, none a zombie
+        os.waitpid(-1, os.WNOHANG)
+        children_left = True
+    except ChildProcessError:
+        children_left = False
     events = [json.loads(line) for line in log.getvalue().splitlines()]
     print(
         json.dumps(
@@ -72,6 +100,7 @@ def main(job_file: str) -> None:
                 "stats": stats,
                 "events": [e for e in events if e["event"] != "recipe_checked"],
                 "checked": sorted(e["recipe"] for e in events if e["event"] == "recipe_checked"),
+                "children_left": children_left,
             }
         )
     )
