@@ -75,6 +75,10 @@ class AffixPattern:
     @classmethod
     def for_pattern(cls, pattern: str) -> AffixPattern | None:
         """The affix form of `pattern`, or None when it is any other regex."""
+        return _affix_form(pattern)
+
+    @classmethod
+    def _parse(cls, pattern: str) -> AffixPattern | None:
         escaped_head, group, escaped_tail = pattern.partition(VERSION_GROUP)
         if not group or VERSION_GROUP in escaped_tail:
             return None
@@ -103,6 +107,13 @@ class AffixPattern:
 
     def __repr__(self) -> str:
         return f"AffixPattern({self.pattern!r})"
+
+
+@functools.lru_cache(maxsize=16_384)
+def _affix_form(pattern: str) -> AffixPattern | None:
+    # One recipe's pattern is read three times a check (detection, the options' check, the
+    # checker); an AffixPattern never changes, so the three may share one.
+    return AffixPattern._parse(pattern)
 
 
 def _literal(escaped: str) -> str | None:
