@@ -22,6 +22,11 @@ Children are forked, not spawned: a fresh interpreter spends half a second impor
 its first request. Forking is safe only while no other thread can hold a lock the child will
 need (bot.forking) and no SQLite connection is open (Store.release); the caller sees to both.
 
+When the CPUs this process may use are exactly as many as the children (a machine or a
+pod of their own: its cpuset), each child runs on one of them: the GIL's hand-overs between
+its threads then stay on one core (5-10% less CPU, measured). Where the CPUs are shared (a
+node's, under a CPU quota) nobody is pinned: the kernel must stay free to move them.
+
 Nothing is lost when a child fails. One that dies (killed, out of memory), stops answering
 for STALL_SECONDS while it has work, or sends what cannot be read, is killed if need be, and
 the entries it had not answered are checked here, in this process, after the others.
@@ -174,6 +179,7 @@ class Team(Generic[E, R]):
         # Where this process's log lines go (a stream's writer): the children's go there too.
         self._log_sink = structlog.get_config()["logger_factory"]()
         parent = os.getpid()
+        cpus = _own_cpus(len(slots))
         for index, count in enumerate(slots):
             tasks_out, tasks_in = connection.Pipe(duplex=False)
             results_out, results_in = connection.Pipe(duplex=False)
@@ -192,7 +198,8 @@ class Team(Generic[E, R]):
                     child.results.close()
                 tasks_in.close()
                 results_out.close()
-                _child_main(index, parent, tasks_out, results_in, start_worker)  # never returns
+                cpu = cpus[index] if cpus else None
+                _child_main(index, parent, cpu, tasks_out, results_in, start_worker)  # no return
             tasks_out.close()
             results_in.close()
             child = _Child(index, pid, count, tasks_in, results_out)
@@ -315,14 +322,22 @@ class Team(Generic[E, R]):
         child.outgoing.clear()
 
 
-
-
 # --- the child's side -------------------------------------------------------------------------
+
+
+def _own_cpus(processes: int) -> list[int]:
+    """A CPU for each child when this process may use exactly that many, else none."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return []
+    return cpus if len(cpus) == processes else []
 
 
 def _child_main(
     index: int,
     parent: int,
+    cpu: int | None,
     tasks: Connection,
     results: Connection,
     start_worker: Callable[[int], Worker[Any, Any]],
@@ -334,6 +349,9 @@ def _child_main(
         # Ctrl-C reaches the whole process group: the parent handles it and ends us.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _die_with(parent)
+        if cpu is not None:  # before any thread starts: the pool's threads inherit it
+            with contextlib.suppress(OSError):  # a sandbox that forbids it: unpinned
+                os.sched_setaffinity(0, {cpu})
         outbox = _Outbox(results)
         structlog.configure(logger_factory=lambda *_: _ForwardedLog(outbox))
         worker = start_worker(index)

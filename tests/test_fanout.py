@@ -275,3 +275,15 @@ def test_a_released_store_keeps_its_writes_and_reconnects(tmp_path: Path) -> Non
     pages.put("b", b"2")
     store.close()
     assert Store(path).table("pages").get("b") == b"2"
+
+
+def test_children_get_a_cpu_each_only_when_the_cpus_are_exactly_theirs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cpuset of as many CPUs as children (a machine or pod of their own): one each. More
+    CPUs than children (a shared node under a quota): nobody is pinned."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {5, 3})
+    assert fanout._own_cpus(2) == [3, 5]
+    assert fanout._own_cpus(1) == []
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: set(range(32)))
+    assert fanout._own_cpus(4) == []
