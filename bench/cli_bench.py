@@ -118,7 +118,8 @@ def benchmark(args: argparse.Namespace) -> int:
             print(
                 f"  {name:20} {figures['seconds']:7.2f} s  (command {figures['command_s']:.2f} s)"
                 f"  peak {figures['peak_mb']:6.1f} MB ({figures['processes']} processes; own "
-                f"{figures['rss_peak_mb']:.1f} MB)  {figures['requests']:6d} requests  "
+                f"{figures['rss_peak_mb']:.1f} MB, RSS summed {figures['tree_rss_peak_mb']:.1f} MB)"
+                f"  {figures['requests']:6d} requests  "
                 f"{figures['output_bytes'] / 1e6:.1f} MB out"
             )
         outdated = sum(plan.outdated for plan in plans)
