@@ -1,7 +1,8 @@
 """Check every recipe against its upstream, concurrently, and decide: outdated or not, and why.
 
-Recipes run on a bounded thread pool (`http.concurrency`); the HTTP layer bounds each host
-(`http.per_host`). Expected failures become a result with a named reason; anything else is a
+Recipes run on a bounded thread pool (`http.concurrency`), in this process or, for a big
+sweep, shared out between forked checking processes (bot.fanout); the HTTP layer bounds each
+host (`http.per_host`). Expected failures become a result with a named reason; anything else is a
 bug, logged with its traceback, and still becomes a result: one recipe never stops the sweep.
 """
 
