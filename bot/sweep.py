@@ -155,6 +155,9 @@ def _team(
             "checking_in_one_process", why="other threads are running"
         )
         return None
+    if team.size == 0:  # no fork succeeded (cannot_fork is logged): check here, streaming
+        team.__exit__()
+        return None
     logger.info("checking_in_processes", processes=team.size, slots=slots[: team.size])
     return team
 

@@ -144,6 +144,15 @@ def test_a_hung_child_is_killed_and_its_work_checked_here(
     assert not found["children_left"]
 
 
+def test_a_sweep_that_cannot_fork_checks_everything_here(
+    tmp_path: Path, upstream: Upstream, plans: list[Planned]
+) -> None:
+    found = run_job(tmp_path, upstream, "nofork", processes=2, fork_fails=True)
+    assert found["results"] == expected(plans)
+    assert events(found, "cannot_fork") and not events(found, "checking_in_processes")
+    assert found["seen"] == [name for name, *_ in found["results"]]
+
+
 def test_an_interrupted_sweep_leaves_no_process_behind(
     tmp_path: Path, upstream: Upstream, plans: list[Planned]
 ) -> None:

@@ -71,6 +71,12 @@ def main(job_file: str) -> None:
             name: Sabotage(checker, job["victim"], hang=job.get("hang", False))
             for name, checker in registry.items()
         }
+    if job.get("fork_fails"):  # as when the process table or memory is full
+
+        def refuse() -> int:
+            raise OSError(11, "Resource temporarily unavailable")
+
+        os.fork = refuse
     if job.get("stall"):  # seconds of silence after which a child with work counts as hung
         fanout.STALL_SECONDS, fanout.POLL_SECONDS = job["stall"], job["stall"] / 4
     seen: list[str] = []
