@@ -24,8 +24,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from bot.errors import CheckerConfigError, ConfigError
-from bot.http import HttpSettings
 from bot.nesting import TooDeep, check_nesting
+from bot.pages import HttpSettings
 from checkers import BUILTIN, load_registry
 from checkers.api import (
     COMMON,

@@ -23,7 +23,7 @@ from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from bot.errors import BadUpstreamResponse
-from bot.http import Page
+from bot.pages import Page
 
 _FOLLOWED_SCHEMES = ("http", "https", "ftp")
 # The memo kind of page_links: bump it whenever the same page would give other links.

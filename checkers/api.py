@@ -28,8 +28,8 @@ import structlog
 
 from bot.errors import CheckerConfigError
 from bot.ftp import FtpEntry
-from bot.http import Http, HttpSettings, Page
 from bot.model import Recipe, Release
+from bot.pages import HttpSettings, Page
 from checkers._options import (
     ALLOWED,
     ANYTHING,
@@ -159,6 +159,10 @@ class CheckContext:
 
     def __post_init__(self) -> None:
         if self.memo is _FROM_CLIENT:
+            # Imported here: the checkers' types are read by `list` and the config, which
+            # need no HTTP client (and not the tenth of a second requests takes to import).
+            from bot.http import Http
+
             store = self.http.memo if isinstance(self.http, Http) else None
             object.__setattr__(self, "memo", RunMemo(store))
 

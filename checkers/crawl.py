@@ -26,8 +26,8 @@ from bot.errors import (
     UpstreamNotFound,
     UpstreamUnavailable,
 )
-from bot.http import Page
 from bot.model import Recipe, Release
+from bot.pages import Page
 from checkers._links import file_name, page_links
 from checkers._tags import ARCHIVE_EXTENSIONS, NamePattern, dedupe, match_version
 from checkers.api import (

@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from bot.errors import BadUpstreamResponse, RateLimited, UpstreamError, UpstreamNotFound
-from bot.http import Page
 from bot.model import Recipe, Release
+from bot.pages import Page
 from checkers._tags import NamePattern, dedupe, version_from_tag
 from checkers.api import (
     ENV_NAME,
