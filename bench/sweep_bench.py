@@ -47,7 +47,7 @@ from bot.config import Config, HttpConfig
 from bot.errors import RecipeBotError
 from bot.http import Http
 from bot.model import Update
-from bot.recipes import Entry, Recipes, load_recipes, stream_recipes
+from bot.recipes import Entry, Recipes, Unread, load_recipes, stream_recipes
 from bot.sweep import CheckResult, sweep
 from checkers import load_registry
 
@@ -168,17 +168,22 @@ def measure_read(root: Path, config: Config) -> SweepFigures:
 
 class _Timed:
     """The entries, adding the time spent reading each to `figures.load_s`; they say what the
-    recipes say to the sweep (`expected`, `one_by_one`), which decides its processes by it."""
+    recipes say to the sweep (`expected`, `one_by_one`, `read_later`, `read`), which decides
+    its processes by it. What the checking processes read is timed in them, not here."""
 
-    def __init__(self, entries: Recipes, figures: SweepFigures) -> None:
-        self._entries, self._figures = entries, figures
+    def __init__(self, entries: Recipes, figures: SweepFigures, later: bool = False) -> None:
+        self._entries, self._figures, self._later = entries, figures, later
         self.expected = entries.expected
+        self.read = entries.read
 
     def one_by_one(self) -> _Timed:
         return _Timed(self._entries.one_by_one(), self._figures)
 
-    def __iter__(self) -> Iterator[Entry]:
-        iterator = iter(self._entries)
+    def read_later(self) -> _Timed:
+        return _Timed(self._entries, self._figures, later=True)
+
+    def __iter__(self) -> Iterator[Entry | Unread]:
+        iterator = iter(self._entries.read_later() if self._later else self._entries)
         while True:
             started = time.perf_counter()
             entry = next(iterator, None)

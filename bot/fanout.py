@@ -5,10 +5,14 @@ about 3 ms of CPU under the GIL, so with 20 checks in flight at 50 ms each a sin
 needs more than one CPU to keep the slots full (bench/README.md, "Issue 11, fourth pass").
 So the sweep forks children and this process becomes a dispatcher:
 
-    parent: read the next entry -> the child with the fewest in flight, up to WINDOW x its slots
+    parent: the next entry -> the child with the fewest in flight, up to WINDOW x its slots
     child:  entry -> its own thread pool, Http and cache connection -> (index, result)
             each log line, rendered -> the parent, which writes it with its own
     end:    each child sends its HTTP counters; the parent adds them to its own
+
+An entry may be a recipe still to be read (bot.recipes.Unread): the child that checks it
+parses it, so that a sweep with nothing cached parses on every child at once instead of
+on the parent alone (bot.sweep).
 
 Messages go in batches both ways (a list a send): one send a message cost a tenth of a
 child's CPU. The parent sends an entry at once while the child has an idle slot, and batches

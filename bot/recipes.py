@@ -6,7 +6,9 @@ only on its bytes and its path, so results (errors too) are kept in the store by
 the bot's version; a file that changed is simply read again.
 
 `stream_recipes` yields entries as they are read, so that a sweep checks the first recipes
-while the others are still being read; `load_recipes` is the same, as a list.
+while the others are still being read; `load_recipes` is the same, as a list. A sweep in
+several processes goes further (`Recipes.read_later`): each recipe not cached is parsed by
+the checking process that checks it, all of them at once.
 """
 
 from __future__ import annotations
@@ -87,6 +89,29 @@ class Recipes(Iterable[Entry]):
         processes), whose first recipe then goes out without waiting for the last lookup."""
         return replace(self, look_up_first=False)
 
+    def read_later(self) -> Iterator[Entry | Unread]:
+        """The entries, one by one, each recipe that is not cached left as an `Unread` for
+        whoever checks it to `read`: a sweep's checking processes then parse in parallel
+        instead of waiting for this one to parse every recipe in turn (a first run, or the
+        first after an upgrade, reads every recipe anew). What is cheap stays here: cached
+        readings, constraints files (many entries to a file) and, when recipes are named, all
+        (a name is known only once its recipe is read)."""
+        if self.names or not isinstance(self.variants, dict):
+            yield from self.one_by_one()
+            return
+        for plan in self._planned():
+            if plan.stored is None and not plan.is_constraints:
+                yield Unread(plan.path, plan.relative, plan.key)
+            else:
+                yield from _read(plan, self.root, self.variants, self.cache)
+
+    def read(self, unread: Unread, cache: Table | None) -> Entry:
+        """What `read_later` left unread, read now and kept in `cache` (the reader's own:
+        no SQLite connection crosses a fork)."""
+        plan = _Plan(unread.path, unread.relative, False, unread.key, None)
+        (entry,) = _read(plan, self.root, self.variants, cache)  # one recipe to a recipe file
+        return entry
+
     def __iter__(self) -> Iterator[Entry]:
         wanted = set(self.names)
         plans = self._plans() if self.look_up_first else self._planned()
@@ -126,6 +151,15 @@ class Recipes(Iterable[Entry]):
                 key = _cache_key(path, relative, variants_key)
                 stored = self.cache.get(key) if key else None
             yield _Plan(path, relative, is_constraints, key, stored)
+
+
+@dataclass(frozen=True)
+class Unread:
+    """A recipe file `Recipes.read_later` left for whoever checks it to read."""
+
+    path: Path
+    relative: str
+    key: str | None  # its cache key, when it has one
 
 
 @dataclass(frozen=True)

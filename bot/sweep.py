@@ -24,14 +24,17 @@ from bot.errors import NoChecker, RateLimited, RecipeBotError
 from bot.http import Http
 from bot.model import Recipe, Release, Reupload, Skip, Update
 from bot.reasons import Reason
-from bot.recipes import Entry, Unreadable
+from bot.recipes import Entry, Unread, Unreadable
 from bot.resolve import resolve
+from bot.store import Table
 from bot.versions import choose
 from checkers import Checker
 from checkers.api import CheckContext
 
 Status = Literal["outdated", "up-to-date", "skipped", "error"]
 log = structlog.get_logger()
+# Reads an entry left unread (bot.recipes.Recipes.read), keeping it in the given cache.
+Reader = Callable[[Unread, Table | None], Entry]
 
 
 @dataclass(frozen=True)
@@ -104,17 +107,22 @@ def sweep(
         per_host=config.http.per_host,
         expected=_expected(entries),
     )
-    team = _team(processes, config, http, registry, moment, logger) if processes > 1 else None
+    # Recipes (bot.recipes) can leave their parsing to the checking processes.
+    read: Reader | None = getattr(entries, "read", None) if hasattr(entries, "read_later") else None
+    team = _team(processes, config, http, registry, moment, logger, read) if processes > 1 else None
     if team is None:
         return _sweep_here(entries, config, http, registry, moment, logger, on_result)
 
-    def check_here(rest: list[Entry]) -> list[CheckResult]:
-        return _sweep_here(rest, config, http, registry, moment, logger, None)
+    def check_here(rest: list[Entry | Unread]) -> list[CheckResult]:
+        cache = http.store.table("recipes")
+        readied = [_readied(entry, read, cache) for entry in rest]
+        return _sweep_here(readied, config, http, registry, moment, logger, None)
 
-    # No thread checks here: reading need not look every recipe up before the first goes out.
-    one_by_one = getattr(entries, "one_by_one", None)
-    entries = one_by_one() if callable(one_by_one) else entries
-    return fanout.fan_out(team, entries, check_here=check_here, on_result=on_result)
+    # No thread checks here: reading need not look every recipe up before the first goes out,
+    # and what is not cached is read by the children, in parallel.
+    later = getattr(entries, "read_later", None) if read else getattr(entries, "one_by_one", None)
+    handed: Iterable[Entry | Unread] = later() if callable(later) else entries
+    return fanout.fan_out(team, handed, check_here=check_here, on_result=on_result)
 
 
 def _expected(entries: Iterable[Entry]) -> int | None:
@@ -133,8 +141,10 @@ def _team(
     registry: Mapping[str, Checker],
     now: datetime,
     logger: Any,
-) -> fanout.Team[Entry, CheckResult] | None:
-    """Fork the checking processes, or None when this process must check alone."""
+    read: Reader | None,
+) -> fanout.Team[Entry | Unread, CheckResult] | None:
+    """Fork the checking processes, or None when this process must check alone. `read`
+    reads what the entries left unread (bot.recipes.Recipes.read)."""
     asked = config.http.processes is not None
     if not fanout.can_fork():
         if asked:
@@ -142,7 +152,13 @@ def _team(
         return None
     http.store.release()  # no SQLite connection may cross a fork (bot.store)
     start = partial(
-        _ChildSweep, processes=processes, config=config, http=http, registry=registry, now=now
+        _ChildSweep,
+        processes=processes,
+        config=config,
+        http=http,
+        registry=registry,
+        now=now,
+        read=read,
     )
     with forking.quiet() as safe:
         if safe:
@@ -175,6 +191,7 @@ class _ChildSweep:
         http: Http,
         registry: Mapping[str, Checker],
         now: datetime,
+        read: Reader | None,
     ) -> None:
         concurrency = fanout.share(config.http.concurrency, processes, index)
         per_host = fanout.share(config.http.per_host, processes, index)
@@ -187,15 +204,29 @@ class _ChildSweep:
         self.now = now
         self.slots = concurrency
         self.log = log.bind()
+        self.read = read
 
-    def check(self, entry: Entry) -> CheckResult:
-        return check_entry(entry, self.config, self.http, self.registry, now=self.now, log=self.log)
+    def check(self, entry: Entry | Unread) -> CheckResult:
+        # An unread recipe is parsed here, in parallel with the other children, and kept in
+        # the recipes' cache through this child's own connection.
+        readied = _readied(entry, self.read, self.http.store.table("recipes"))
+        return check_entry(
+            readied, self.config, self.http, self.registry, now=self.now, log=self.log
+        )
 
     def counters(self) -> dict[str, int]:
         return self.http.stats.snapshot()
 
     def close(self) -> None:
         self.http.close()
+
+
+def _readied(entry: Entry | Unread, read: Reader | None, cache: Table) -> Entry:
+    if not isinstance(entry, Unread):
+        return entry
+    if read is None:  # only Recipes leave entries unread, and they hand over their reader
+        raise TypeError(f"{entry.relative}: left unread, with nothing to read it")
+    return read(entry, cache)
 
 
 def _sweep_here(

@@ -92,6 +92,8 @@ def test_two_processes_find_every_planned_answer_in_order(
     assert found["checked"] == sorted(plan.name for plan in plans)
     # The children's counters are merged into the main process's: what the server saw.
     assert found["stats"]["requests"] == upstream.counters().requests > 0
+    # Nothing was cached: every recipe was parsed, once, by the checking processes.
+    assert (found["parsed_here"], found["parsed_elsewhere"]) == (0, RECIPES)
 
 
 def test_the_children_fill_the_cache_and_a_second_sweep_is_all_304s(
@@ -101,6 +103,8 @@ def test_the_children_fill_the_cache_and_a_second_sweep_is_all_304s(
     upstream.reset()
     warm = run_job(tmp_path, upstream, "warm", processes=2)
     assert warm["results"] == expected(plans)
+    # What the children parsed, they kept in the recipes' cache: nobody parses it again.
+    assert warm["parsed_here"] + warm["parsed_elsewhere"] == 0
     server = upstream.counters()
     assert server.requests == server.conditional == server.not_modified > 0
     assert warm["stats"]["not_modified"] == server.not_modified
@@ -129,6 +133,8 @@ def test_a_killed_child_loses_nothing(
     assert len(died) == 1
     assert died[0]["exit_code"] == -9 and died[0]["unanswered"] >= 1
     assert not found["children_left"]
+    # The recipes it was given are read again here, the ones it had not got to among them.
+    assert found["parsed_here"] == died[0]["unanswered"]
 
 
 def test_a_hung_child_is_killed_and_its_work_checked_here(

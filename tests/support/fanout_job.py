@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ is no installed package
 
 from bench.sweep_bench import bench_config
-from bot import fanout
+from bot import fanout, formats
 from bot import log as logs
 from bot.http import Http
 from bot.model import Recipe
@@ -54,6 +54,18 @@ class Sabotage:
         return self._inner.releases(recipe, options, context)
 
 
+def trace_reads(record: Path) -> None:
+    """Append the parsing process's id to `record` for every recipe file parsed."""
+    parse = formats.read_recipe
+
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        with record.open("a") as file:  # one short append a line: lines of processes never mix
+            file.write(f"{os.getpid()}\n")
+        return parse(*args, **kwargs)
+
+    formats.read_recipe = traced  # type: ignore[assignment]
+
+
 class Interrupted(Exception):
     """Raised from `on_result`, as Ctrl-C would be, after `interrupt` results."""
 
@@ -79,6 +91,9 @@ def main(job_file: str) -> None:
         os.fork = refuse
     if job.get("stall"):  # seconds of silence after which a child with work counts as hung
         fanout.STALL_SECONDS, fanout.POLL_SECONDS = job["stall"], job["stall"] / 4
+    reads = Path(job["cache"]).with_suffix(".reads")
+    reads.unlink(missing_ok=True)  # a job before this one, on the same cache
+    trace_reads(reads)
     seen: list[str] = []
 
     def on_result(result: CheckResult) -> None:
@@ -98,6 +113,7 @@ def main(job_file: str) -> None:
     except ChildProcessError:
         children_left = False
     events = [json.loads(line) for line in log.getvalue().splitlines()]
+    readers = [int(pid) for pid in reads.read_text().split()] if reads.exists() else []
     print(
         json.dumps(
             {
@@ -107,6 +123,9 @@ def main(job_file: str) -> None:
                 "events": [e for e in events if e["event"] != "recipe_checked"],
                 "checked": sorted(e["recipe"] for e in events if e["event"] == "recipe_checked"),
                 "children_left": children_left,
+                # Recipe files parsed by this process and by the checking processes.
+                "parsed_here": readers.count(MAIN),
+                "parsed_elsewhere": len(readers) - readers.count(MAIN),
             }
         )
     )
