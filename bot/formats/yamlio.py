@@ -16,6 +16,11 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
+
+try:
+    from ruamel.yaml.cyaml import CParser
+except ImportError:  # ruamel.yaml.clib is not built for this interpreter
+    CParser = None
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
@@ -70,6 +75,21 @@ for _class in (_Constructor, _SafeConstructor):
     _class.add_constructor("tag:yaml.org,2002:float", _number_text)
 
 
+if CParser is not None:
+
+    class _CLoader(CParser, _SafeConstructor, _Resolver):
+        """ruamel's safe loader on its C parser, as `YAML(typ="safe").load` assembles it, but
+        assembled once: that builds the class anew on every load, and each YAML() looks its
+        plug-ins up on disk (a glob): together a tenth of what reading a meta.yaml took."""
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            self._parser = self._composer = self
+            _SafeConstructor.__init__(self, loader=self)
+            self.allow_duplicate_keys = True
+            _Resolver.__init__(self, version=None, loadumper=self)
+
+
 def load(text: str, *, positions: bool = False) -> Any:
     """Parse YAML; errors become FormatError naming the line.
 
@@ -89,13 +109,8 @@ def load(text: str, *, positions: bool = False) -> Any:
 
 def _load(text: str, positions: bool) -> Any:
     if not positions and safe_for_c_parser(text):
-        fast = YAML(typ="safe")
-        fast.Constructor = _SafeConstructor
-        fast.allow_duplicate_keys = True
-        if fast.Parser.__name__ == "CParser":
-            fast.Resolver = _Resolver
         try:
-            return fast.load(text)
+            return _load_fast(text)
         except YAMLError:
             pass
     yaml = YAML(typ="rt", pure=True)
@@ -110,6 +125,19 @@ def _load(text: str, positions: bool) -> Any:
         raise FormatError(f"malformed YAML{where}: {problem}") from None
     except YAMLError as error:
         raise FormatError(f"malformed YAML: {error}") from None
+
+
+def _load_fast(text: str) -> Any:
+    if CParser is None:  # no C extension here: ruamel's safe loader in Python
+        fast = YAML(typ="safe")
+        fast.Constructor = _SafeConstructor
+        fast.allow_duplicate_keys = True
+        return fast.load(text)
+    loader = _CLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 class Budget:
