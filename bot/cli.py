@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import __version__
 from bot import log as logs
@@ -25,6 +25,9 @@ from bot.errors import ConfigError, RecipeBotError
 from bot.formats import RECIPE_FILES
 from bot.recipes import Entry, Recipes, Unreadable, load_recipes, stream_recipes, unknown_names
 from bot.store import Store, Table
+
+if TYPE_CHECKING:  # imported by the commands that sweep: `list` has no use for it
+    from bot.sweep import CheckResult
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -255,22 +258,38 @@ def cmd_check(args: argparse.Namespace) -> int:
         else:  # every recipe: each is checked as soon as it is read (bot.sweep)
             entries = _stream(root, config, cache)
             total = len(entries.files)
+        # Only what is printed is kept, not the results: at 10,000 recipes their recipes and
+        # decisions were a third of the command's memory.
+        printed: list[Any] = []
+
+        def keep_printed(result: CheckResult) -> None:
+            advance()
+            printed.append(result.as_json() if args.json else _check_lines(result, args.verbose))
+
         with progress(total, "checking") as advance:
-            results = sweep(entries, config, http, load_registry(), on_result=lambda _: advance())
+            sweep(entries, config, http, load_registry(), on_result=keep_printed, keep=False)
     if args.json:
-        sys.stdout.write(_json_array([result.as_json() for result in results]))
+        sys.stdout.write(_json_array(printed))
         return EXIT_OK
-    for result in results:
-        if result.status == "outdated":
-            suffix = ":" if args.verbose and result.changelog else ""
-            print(f"{result.name} {result.latest} ({result.current}){suffix}")
-            if args.verbose and result.changelog:
-                print(f"  {result.changelog}")
-        elif result.status == "error":
-            print(f"recipe-bot: {result.name} ({result.path}): {result.error}", file=sys.stderr)
-        elif result.status == "skipped" and args.verbose:
-            print(f"recipe-bot: {result.name} skipped: {result.error}", file=sys.stderr)
+    for lines in printed:
+        for stream, text in lines:
+            print(text, file=sys.stderr if stream == "stderr" else sys.stdout)
     return EXIT_OK
+
+
+def _check_lines(result: CheckResult, verbose: bool) -> tuple[tuple[str, str], ...]:
+    """What `check` prints of one result: (stream, line) pairs."""
+    if result.status == "outdated":
+        suffix = ":" if verbose and result.changelog else ""
+        head = ("stdout", f"{result.name} {result.latest} ({result.current}){suffix}")
+        if verbose and result.changelog:
+            return head, ("stdout", f"  {result.changelog}")
+        return (head,)
+    if result.status == "error":
+        return (("stderr", f"recipe-bot: {result.name} ({result.path}): {result.error}"),)
+    if result.status == "skipped" and verbose:
+        return (("stderr", f"recipe-bot: {result.name} skipped: {result.error}"),)
+    return ()
 
 
 def cmd_update(args: argparse.Namespace) -> int:

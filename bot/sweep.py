@@ -86,13 +86,16 @@ def sweep(
     *,
     now: datetime | None = None,
     on_result: Callable[[CheckResult], None] | None = None,
+    keep: bool = True,
 ) -> list[CheckResult]:
     """Check all entries; results come back in the order of `entries`.
 
     `entries` may be a generator that reads recipes (bot.recipes.stream_recipes): each is
     checked as soon as it is read, while this thread reads the next, so the network is busy
     from the first recipe instead of after the last one is read. `on_result` sees the results
-    in order, as soon as all those before them are done.
+    in order, as soon as all those before them are done; with `keep=False` they are only
+    passed to it, and the list returned is empty (a caller that keeps what it prints of 10,000
+    results instead of the results: their recipes and decisions are most of its memory).
 
     A big sweep is checked in several processes (`http.processes`, bot.fanout) when this one
     may fork; otherwise, and for small ones, on this process's thread pool.
@@ -111,18 +114,18 @@ def sweep(
     read: Reader | None = getattr(entries, "read", None) if hasattr(entries, "read_later") else None
     team = _team(processes, config, http, registry, moment, logger, read) if processes > 1 else None
     if team is None:
-        return _sweep_here(entries, config, http, registry, moment, logger, on_result)
+        return _sweep_here(entries, config, http, registry, moment, logger, on_result, keep)
 
     def check_here(rest: list[Entry | Unread]) -> list[CheckResult]:
         cache = http.store.table("recipes")
         readied = [_readied(entry, read, cache) for entry in rest]
-        return _sweep_here(readied, config, http, registry, moment, logger, None)
+        return _sweep_here(readied, config, http, registry, moment, logger, None, True)
 
     # No thread checks here: reading need not look every recipe up before the first goes out,
     # and what is not cached is read by the children, in parallel.
     later = getattr(entries, "read_later", None) if read else getattr(entries, "one_by_one", None)
     handed: Iterable[Entry | Unread] = later() if callable(later) else entries
-    return fanout.fan_out(team, handed, check_here=check_here, on_result=on_result)
+    return fanout.fan_out(team, handed, check_here=check_here, on_result=on_result, keep=keep)
 
 
 def _expected(entries: Iterable[Entry]) -> int | None:
@@ -237,6 +240,7 @@ def _sweep_here(
     now: datetime,
     logger: Any,
     on_result: Callable[[CheckResult], None] | None,
+    keep: bool,
 ) -> list[CheckResult]:
     """The sweep on this process's thread pool (`http.concurrency` threads)."""
     if isinstance(entries, Sized):
@@ -251,7 +255,8 @@ def _sweep_here(
             result = waiting.popleft().result()
             if on_result is not None:
                 on_result(result)
-            results.append(result)
+            if keep:
+                results.append(result)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
         for entry in entries:

@@ -94,6 +94,17 @@ def test_two_processes_find_every_planned_answer_in_order(
     assert found["stats"]["requests"] == upstream.counters().requests > 0
     # Nothing was cached: every recipe was parsed, once, by the checking processes.
     assert (found["parsed_here"], found["parsed_elsewhere"]) == (0, RECIPES)
+    # What the children inherited stayed frozen there (no collection copies those pages);
+    # here it is collectable again once the sweep is over.
+    assert found["frozen_elsewhere"] > 1000 and found["frozen_after"] == 0
+
+
+def test_a_sweep_that_keeps_nothing_passes_every_result_in_order(
+    tmp_path: Path, upstream: Upstream, plans: list[Planned]
+) -> None:
+    found = run_job(tmp_path, upstream, "unkept", processes=2, keep=False)
+    assert found["results"] == []
+    assert found["passed"] == expected(plans)
 
 
 def test_the_children_fill_the_cache_and_a_second_sweep_is_all_304s(

@@ -113,3 +113,20 @@ def test_stream_recipes_reads_what_load_recipes_reads(tmp_path: Path) -> None:
     assert list(streamed) == load_recipes(tmp_path, config)
     assert [entry.name for entry in streamed] == ["attrs", "broken", "six", "zlib"]
     assert [e.name for e in stream_recipes(tmp_path, config, ["six", "zlib"])] == ["six", "zlib"]
+
+
+def test_a_sweep_that_keeps_nothing_still_passes_every_result_in_order() -> None:
+    """`keep=False`: the caller keeps what it needs of each result; the sweep returns none."""
+    names = [f"recipe{number:02d}" for number in range(12)]
+    rng = random.Random(5)
+    checker = SlowChecker({name: rng.uniform(0, 0.02) for name in names})
+    passed: list[CheckResult] = []
+    config = Config(http=HttpConfig(concurrency=8, cache=None))
+    with Http(HttpSettings(cache=None)) as http:
+        registry = {"pypi": checker, "github": checker, "listing": checker}
+        returned = sweep([recipe(name) for name in names], config, http, registry, now=NOW,
+                         on_result=passed.append, keep=False)  # fmt: skip
+    assert returned == []
+    assert [(result.name, result.status) for result in passed] == [
+        (name, "outdated") for name in names
+    ]

@@ -11,6 +11,7 @@ check kills the checking process it runs in (never the main one), as the OOM kil
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import os
@@ -60,7 +61,7 @@ def trace_reads(record: Path) -> None:
 
     def traced(*args: Any, **kwargs: Any) -> Any:
         with record.open("a") as file:  # one short append a line: lines of processes never mix
-            file.write(f"{os.getpid()}\n")
+            file.write(f"{os.getpid()} {gc.get_freeze_count()}\n")
         return parse(*args, **kwargs)
 
     formats.read_recipe = traced  # type: ignore[assignment]
@@ -95,9 +96,11 @@ def main(job_file: str) -> None:
     reads.unlink(missing_ok=True)  # a job before this one, on the same cache
     trace_reads(reads)
     seen: list[str] = []
+    passed: list[CheckResult] = []  # what on_result was given
 
     def on_result(result: CheckResult) -> None:
         seen.append(result.name)
+        passed.append(result)
         if len(seen) == job.get("interrupt"):
             raise Interrupted
 
@@ -105,7 +108,8 @@ def main(job_file: str) -> None:
     with Http(config.http_settings({})) as http:
         entries = stream_recipes(Path(job["root"]), config, cache=http.store.table("recipes"))
         with contextlib.suppress(Interrupted):
-            results = sweep(entries, config, http, registry, on_result=on_result)
+            keep = job.get("keep", True)
+            results = sweep(entries, config, http, registry, on_result=on_result, keep=keep)
         stats = http.stats.snapshot()
     try:  # every checking process reaped: none left running, none a zombie
         os.waitpid(-1, os.WNOHANG)
@@ -113,11 +117,16 @@ def main(job_file: str) -> None:
     except ChildProcessError:
         children_left = False
     events = [json.loads(line) for line in log.getvalue().splitlines()]
-    readers = [int(pid) for pid in reads.read_text().split()] if reads.exists() else []
+    lines = reads.read_text().splitlines() if reads.exists() else []
+    readers = [int(line.split()[0]) for line in lines]
+    # Objects frozen in each process that parsed (the children inherit the parent's freeze).
+    frozen = [int(line.split()[1]) for line in lines]
     print(
         json.dumps(
             {
                 "results": [[r.name, r.status, r.latest] for r in results],
+                "passed": [[r.name, r.status, r.latest] for r in passed],
+                "frozen_after": gc.get_freeze_count(),
                 "seen": seen,
                 "stats": stats,
                 "events": [e for e in events if e["event"] != "recipe_checked"],
@@ -126,6 +135,10 @@ def main(job_file: str) -> None:
                 # Recipe files parsed by this process and by the checking processes.
                 "parsed_here": readers.count(MAIN),
                 "parsed_elsewhere": len(readers) - readers.count(MAIN),
+                "frozen_elsewhere": min(
+                    (count for pid, count in zip(readers, frozen, strict=True) if pid != MAIN),
+                    default=None,
+                ),
             }
         )
     )
