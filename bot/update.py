@@ -13,7 +13,7 @@ from bot.http import Http
 from bot.model import Recipe, Release, Update
 from bot.recipes import Entry, Unreadable, repository_variants
 from bot.resolve import resolve
-from bot.sweep import sweep
+from bot.sweep import CheckResult, sweep
 from bot.versions import parse_version
 from checkers import Checker, load_registry
 from checkers.api import CheckContext
@@ -35,11 +35,14 @@ def update_recipes(
             updates, failures = _forced(entries, version, config, http, registry)
         else:
             updates = []
-            for result in sweep(entries, config, http, registry):
+
+            def keep_update(result: CheckResult) -> None:  # the other results are not kept
                 if result.update is not None:
                     updates.append(result.update)
                 elif result.status == "error":
                     _complain(f"{result.name} ({result.path}): {result.error}")
+
+            sweep(entries, config, http, registry, on_result=keep_update, keep=False)
         for update in updates:
             try:
                 change = make_change(update, root, http, config.constraints, variants)
