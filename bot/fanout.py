@@ -245,12 +245,11 @@ class Team(Generic[E, R]):
             child = min(live, key=lambda child: len(child.pending) / child.slots)
             if not child.full:
                 break
-            self._send_all()  # before waiting: what was held back can start meanwhile
+            self._send_short()  # before waiting: what was held back can start meanwhile
             self.receive(block=True)
         child.pending[index] = entry
         child.outgoing.append((index, entry))
-        idle = len(child.pending) - len(child.outgoing) < child.slots
-        if idle or len(child.outgoing) >= SEND_BATCH:
+        if _short(child) or len(child.outgoing) >= SEND_BATCH:
             self._send(child)
 
     def finish(self) -> None:
@@ -314,6 +313,11 @@ class Team(Generic[E, R]):
             if child.alive and child.outgoing:
                 self._send(child)
 
+    def _send_short(self) -> None:
+        for child in self._children:
+            if child.alive and child.outgoing and _short(child):
+                self._send(child)
+
     def _end(self, child: _Child[E], *, kill: bool) -> None:
         child.alive = False
         if kill:
@@ -338,6 +342,15 @@ class Team(Generic[E, R]):
 
 
 # --- the child's side -------------------------------------------------------------------------
+
+
+def _short(child: _Child[Any]) -> bool:
+    """Whether a child is running short of work: fewer sent and unanswered entries than its
+    slots and a few more. Until then what is held back for it would only wait in its queue,
+    and sending it one entry at a time (a result in, an entry out) cost a send and a wake-up
+    of its receiving thread per entry."""
+    in_child = len(child.pending) - len(child.outgoing)
+    return in_child < child.slots + max(1, child.slots // 4)
 
 
 def _own_cpus(processes: int) -> list[int]:
