@@ -20,13 +20,14 @@ again. `HttpStats.reparsed` counts the bodies of 304 pages that were read anyway
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -101,6 +102,10 @@ class Http:
             lambda: threading.BoundedSemaphore(self.settings.per_host)
         )
         self._slots_lock = threading.Lock()
+        # Requests in flight at once, all hosts together. A sweep runs a few more checks than
+        # this (bot.sweep.checks_at_once): while one parses what it got, the others' requests
+        # keep every one of these busy.
+        self._in_flight = threading.BoundedSemaphore(max(1, self.settings.concurrency))
         self._blocked: dict[str, float] = {}  # host -> epoch seconds it is rate-limited until
         self._transport = Transport(
             timeout=self.settings.timeout,
@@ -261,9 +266,14 @@ class Http:
             )
         return host
 
-    def _slot(self, host: str) -> threading.BoundedSemaphore:
+    @contextlib.contextmanager
+    def _slot(self, host: str) -> Iterator[None]:
+        """A request's place: one of its host's, then one of all. In this order, so that a
+        request waiting for a busy host holds nothing that requests to other hosts need."""
         with self._slots_lock:
-            return self._host_slots[host]
+            host_slot = self._host_slots[host]
+        with host_slot, self._in_flight:
+            yield
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ class HttpSettings:
     """`http:` in recipe-bot.yaml, plus tokens resolved from the environment."""
 
     timeout: float = 30.0  # seconds per connect/read, and for a whole page
-    concurrency: int = 16  # checks running at once (used by the sweep)
+    concurrency: int = 16  # requests in flight at once, all hosts together
     per_host: int = 4  # requests in flight to one host
     cache: str | None = ".recipe-bot-cache.sqlite"
     ca_bundle: str | None = None

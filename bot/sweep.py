@@ -1,9 +1,11 @@
 """Check every recipe against its upstream, concurrently, and decide: outdated or not, and why.
 
-Recipes run on a bounded thread pool (`http.concurrency`), in this process or, for a big
-sweep, shared out between forked checking processes (bot.fanout); the HTTP layer bounds each
-host (`http.per_host`). Expected failures become a result with a named reason; anything else is a
-bug, logged with its traceback, and still becomes a result: one recipe never stops the sweep.
+Recipes run on a bounded thread pool, in this process or, for a big sweep, shared out between
+forked checking processes (bot.fanout); the HTTP layer holds the requests in flight to
+`http.concurrency` and those to each host to `http.per_host`, and a few more checks than
+requests run at once (`checks_at_once`). Expected failures become a result with a named
+reason; anything else is a bug, logged with its traceback, and still becomes a result: one
+recipe never stops the sweep.
 """
 
 from __future__ import annotations
@@ -128,6 +130,14 @@ def sweep(
     return fanout.fan_out(team, handed, check_here=check_here, on_result=on_result, keep=keep)
 
 
+def checks_at_once(concurrency: int) -> int:
+    """The checks a sweep runs at once for `concurrency` requests in flight (the HTTP layer
+    holds them to that): a quarter more, so that while some parse what they got, the requests
+    of the others keep the network busy. With as many checks as requests, each request slot
+    stood idle while its check parsed: 2% of a sweep of 2,000 listings at 50 ms."""
+    return max(1, concurrency) + max(1, concurrency // 4)
+
+
 def _expected(entries: Iterable[Entry]) -> int | None:
     """How many entries there are, or about how many: an iterable that knows says so by an
     `expected` attribute (bot.recipes.Recipes does). None: unknown."""
@@ -166,7 +176,8 @@ def _team(
     with forking.quiet() as safe:
         if safe:
             slots = [fanout.share(config.http.concurrency, processes, i) for i in range(processes)]
-            team = fanout.Team(slots, start, on_counters=http.stats.merge)
+            checks = [checks_at_once(share) for share in slots]
+            team = fanout.Team(checks, start, on_counters=http.stats.merge)
     if not safe:
         # `serve` sweeps on its scheduler's thread, beside the webhook's: forking then could
         # leave a child with one of their locks held.
@@ -182,7 +193,8 @@ def _team(
 
 
 class _ChildSweep:
-    """One child's part of a sweep: its share of the slots, its own HTTP layer and cache
+    """One child's part of a sweep: its share of the requests in flight (and a few more
+    checks, `checks_at_once`), its own HTTP layer and cache
     connection. Built in the child, after the fork."""
 
     def __init__(
@@ -205,7 +217,7 @@ class _ChildSweep:
         self.http = Http(replace(http.settings, concurrency=concurrency, per_host=per_host))
         self.registry = registry
         self.now = now
-        self.slots = concurrency
+        self.slots = checks_at_once(concurrency)
         self.log = log.bind()
         self.read = read
 
@@ -244,9 +256,9 @@ def _sweep_here(
 ) -> list[CheckResult]:
     """The sweep on this process's thread pool (`http.concurrency` threads)."""
     if isinstance(entries, Sized):
-        workers = max(1, min(config.http.concurrency, len(entries)))
+        workers = min(checks_at_once(config.http.concurrency), max(1, len(entries)))
     else:
-        workers = max(1, config.http.concurrency)  # threads start only as work comes
+        workers = checks_at_once(config.http.concurrency)  # threads start as work comes
     results: list[CheckResult] = []
     waiting: deque[Future[CheckResult]] = deque()
 

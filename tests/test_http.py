@@ -250,6 +250,82 @@ def test_per_host_concurrency(server: LocalHttpServer, tmp_path: Path) -> None:
     assert peak[0] == 2
 
 
+def _counting(server: LocalHttpServer, seconds: float) -> dict[str, int]:
+    """Routes /slow* answer after `seconds`; the returned counts say what was in flight."""
+    counts = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+
+    def slow(request: Request) -> Reply:
+        with lock:
+            counts["now"] += 1
+            counts["peak"] = max(counts["peak"], counts["now"])
+        time.sleep(seconds)
+        with lock:
+            counts["now"] -= 1
+        return Reply(200, "ok")
+
+    server.routes["/slow*"] = slow
+    return counts
+
+
+def _get_all(http: Http, urls: list[str]) -> None:
+    """GET every URL, each on a thread of its own."""
+    threads = [threading.Thread(target=http.get, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_concurrency_bounds_the_requests_in_flight_to_all_hosts(
+    server: LocalHttpServer, tmp_path: Path
+) -> None:
+    """`concurrency` is what is in flight in all: two host names, four a host, two at once."""
+    counts = _counting(server, 0.3)
+    other = server.url("/").replace("127.0.0.1", "localhost")
+    urls = [server.url(f"/slow{i}") for i in range(4)] + [f"{other}slow{i}" for i in range(4)]
+    with client(tmp_path, per_host=4, concurrency=2, cache=None) as http:
+        _get_all(http, urls)
+    assert counts["peak"] == 2
+    counts["peak"] = 0
+    with client(tmp_path, per_host=4, concurrency=8, cache=None) as http:
+        _get_all(http, urls)
+    assert counts["peak"] > 4  # both hosts at once: the limit above was the one holding them
+
+
+def test_a_request_waiting_for_its_busy_host_holds_no_place_of_the_others(
+    server: LocalHttpServer, tmp_path: Path
+) -> None:
+    """One place a host, two in all: the second request to a busy host waits for its host
+    without taking the place a request to another host needs, so that one goes out at once:
+    the first request is answered only once that one has arrived (or after 10 s)."""
+    arrived = threading.Event()
+    answered_after_it: list[bool] = []
+
+    def first(_request: Request) -> Reply:
+        answered_after_it.append(arrived.wait(timeout=10))
+        return Reply(200, "ok")
+
+    def other_host(_request: Request) -> Reply:
+        arrived.set()
+        return Reply(200, "ok")
+
+    server.routes["/first"] = first
+    server.routes["/second"] = Reply(200, "ok")
+    server.routes["/other"] = other_host
+    other = server.url("/other").replace("127.0.0.1", "localhost")
+    with client(tmp_path, per_host=1, concurrency=2, cache=None) as http:
+        busy = [threading.Thread(target=http.get, args=(server.url(path),))
+                for path in ("/first", "/second")]  # fmt: skip
+        for thread in busy:
+            thread.start()
+            time.sleep(0.2)  # in this order: the second finds its host busy
+        http.get(other)
+        for thread in busy:
+            thread.join()
+    assert answered_after_it == [True]
+
+
 def test_error_names_the_network_cause_not_an_unrelated_exception(tmp_path: Path) -> None:
     """A request made while another exception is handled reports its own cause, not that one."""
     with client(tmp_path, retries=0) as http:
