@@ -73,6 +73,8 @@ STALL_SECONDS = 600.0  # a child with work that answers nothing for this long is
 POLL_SECONDS = 5.0  # a blocked receive looks for stalled children this often
 CGROUP = Path("/sys/fs/cgroup")
 PR_SET_PDEATHSIG = 1
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+ARENAS = 2  # a child's malloc arenas: 4-5 MB less a child than one a thread, at 10,000 recipes
 
 log = structlog.get_logger()
 
@@ -377,6 +379,7 @@ def _child_main(
         # Ctrl-C reaches the whole process group: the parent handles it and ends us.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _die_with(parent)
+        _few_arenas()
         if cpu is not None:  # before any thread starts: the pool's threads inherit it
             with contextlib.suppress(OSError):  # a sandbox that forbids it: unpinned
                 os.sched_setaffinity(0, {cpu})
@@ -470,6 +473,14 @@ def _die_with(parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before the request was made
         os._exit(1)
+
+
+def _few_arenas() -> None:
+    """Cap glibc's malloc arenas in this child (before its threads start). glibc gives each
+    new thread an arena of its own, up to eight a CPU, and each keeps what its thread once
+    needed; under the GIL the checking threads gain nothing from them. Elsewhere: a no-op."""
+    with contextlib.suppress(AttributeError, OSError):  # no glibc (musl, macOS): nothing to cap
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, ARENAS)
 
 
 def fan_out(
