@@ -15,8 +15,8 @@ parses it, so that a sweep with nothing cached parses on every child at once ins
 on the parent alone (bot.sweep).
 
 Messages go in batches both ways (a list a send): one send a message cost a tenth of a
-child's CPU. The parent sends an entry at once while the child has an idle slot, and batches
-only what would wait in the child's queue anyway; a child sends what has piled up whenever a
+child's CPU. The parent sends at once to a child running short of work, and holds back what
+would only wait in a busy child's queue; a child sends what has piled up whenever a
 result is ready, its log lines with it.
 
 The parent writes every line so that lines of two processes never mix: a line longer than a

@@ -16,17 +16,17 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
-
-try:
-    from ruamel.yaml.cyaml import CParser
-except ImportError:  # ruamel.yaml.clib is not built for this interpreter
-    CParser = None
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from bot.formats.base import FormatError
 from bot.nesting import MAX_NESTING, TooDeep, check_nesting, safe_for_c_parser
+
+try:
+    from ruamel.yaml.cyaml import CParser
+except ImportError:  # ruamel.yaml.clib is not built for this interpreter
+    CParser = None
 
 
 class NumberText(str):
