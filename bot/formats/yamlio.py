@@ -69,6 +69,13 @@ class _Resolver(VersionedResolver):
             self._document_version = super().processing_version
         return self._document_version
 
+    @property
+    def versioned_resolver(self) -> Any:
+        # The same table for every scalar, then: ruamel looks it up three times a scalar.
+        if not hasattr(self, "_document_resolvers"):
+            self._document_resolvers = super().versioned_resolver
+        return self._document_resolvers
+
 
 for _class in (_Constructor, _SafeConstructor):
     _class.add_constructor("tag:yaml.org,2002:int", _number_text)
