@@ -343,9 +343,6 @@ class Team(Generic[E, R]):
         child.outgoing.clear()
 
 
-# --- the child's side -------------------------------------------------------------------------
-
-
 def _short(child: _Child[Any]) -> bool:
     """Whether a child is running short of work: fewer sent and unanswered entries than its
     slots and a few more. Until then what is held back for it would only wait in its queue,
@@ -353,6 +350,9 @@ def _short(child: _Child[Any]) -> bool:
     of its receiving thread per entry."""
     in_child = len(child.pending) - len(child.outgoing)
     return in_child < child.slots + max(1, child.slots // 4)
+
+
+# --- the child's side -------------------------------------------------------------------------
 
 
 def _own_cpus(processes: int) -> list[int]:

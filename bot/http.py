@@ -2,8 +2,9 @@
 
 It owns what no checker should think about: timeouts (per read and per whole response),
 retries with backoff on connection errors, 5xx and 429 (honouring `Retry-After`, up to a cap),
-a per-host concurrency limit, conditional requests against a persistent cache, size caps,
-tokens by host, a custom CA bundle, and counters for the benchmark.
+limits on the requests in flight (to all hosts together, and to each host), conditional
+requests against a persistent cache, size caps, tokens by host, a custom CA bundle, and
+counters for the benchmark.
 
 Pages (listings, JSON) that carry an ETag or Last-Modified are stored (bot.store) and always
 revalidated: an hourly sweep where nothing changed costs one 304 per upstream, and a 304 writes
