@@ -260,7 +260,9 @@ def _comparisons(expressions: Iterable[str]) -> dict[str, list[tuple[str, Any]]]
     Only `name <op> constant` (either way round) and `name in [constants]` count.
     """
     compared: dict[str, list[tuple[str, Any]]] = {}
-    for expression in set(expressions):
+    # In the recipe's order, each once: a set's order changes from run to run (hash seeds),
+    # and with it the order of the configurations and of the sources they find.
+    for expression in dict.fromkeys(expressions):
         for name, operator, value in _compared_in(expression):
             compared.setdefault(name, []).append((operator, value))
     return compared

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +122,42 @@ def test_the_recipe_version_is_the_one_it_sets(
 ) -> None:
     """Upstream's version is the set one where the package version only decorates it."""
     assert upstream_version(package, variable) == version
+
+
+ORDERED = """\
+{% set version = "1.0" %}
+{% set sha256 = "aa" %}  # [linux64]
+{% set sha256 = "bb" %}  # [aarch64 and arm_variant_type == "sbsa"]
+{% set sha256 = "cc" %}  # [aarch64 and arm_variant_type == "tegra"]
+{% set sha256 = "dd" %}  # [aarch64 and arm_variant_type == "orin"]
+package:
+  name: ordered
+  version: {{ version }}
+source:
+  url: https://example.org/ordered-{{ version }}.tar.gz
+  sha256: {{ sha256 }}
+"""
+
+
+def test_configurations_and_sources_come_in_the_same_order_in_every_process(
+    tmp_path: Path,
+) -> None:
+    """Not in the order of a set, which changes with the interpreter's hash seed."""
+    recipe = tmp_path / "recipes" / "ordered" / "meta.yaml"
+    recipe.parent.mkdir(parents=True)
+    recipe.write_text(ORDERED)
+    show = (
+        "import sys; from bot.formats import read_recipe; "
+        "print([s.sha256 for s in read_recipe(sys.argv[1]).sources])"
+    )
+    orders = {
+        subprocess.run(
+            [sys.executable, "-c", show, str(recipe)],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in range(6)
+    }
+    assert orders == {"['aa', 'bb', 'cc', 'dd']"}
