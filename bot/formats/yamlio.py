@@ -12,13 +12,15 @@ takes to read a meta.yaml, and the C parser is about seven times faster.
 
 from __future__ import annotations
 
+from types import GeneratorType
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tag import Tag
 
 from bot.formats.base import FormatError
 from bot.nesting import MAX_NESTING, TooDeep, check_nesting, safe_for_c_parser
@@ -76,10 +78,95 @@ class _Resolver(VersionedResolver):
             self._document_resolvers = super().versioned_resolver
         return self._document_resolvers
 
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """ruamel's answer, without making a list and a Tag for every scalar it resolves."""
+        if kind is not ScalarNode or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        if implicit[0]:
+            for tag, regexp in self._by_first_character().get(value[:1], ()):
+                if regexp.match(value):
+                    return tag
+        return self.DEFAULT_SCALAR_TAG
+
+    def _by_first_character(self) -> dict[str, tuple[tuple[Tag, Any], ...]]:
+        version = self.processing_version
+        table = _FIRST_CHARACTER_TABLES.get(version)
+        if table is None:
+            resolvers = self.versioned_resolver
+            anywhere = resolvers.get(None, [])
+            table = {
+                first: tuple((Tag(suffix=tag), regexp) for tag, regexp in [*listed, *anywhere])
+                for first, listed in resolvers.items()
+                if first is not None
+            }
+            _FIRST_CHARACTER_TABLES[version] = table
+        return table
+
+
+_FIRST_CHARACTER_TABLES: dict[Any, dict[str, tuple[tuple[Tag, Any], ...]]] = {}
+
 
 for _class in (_Constructor, _SafeConstructor):
     _class.add_constructor("tag:yaml.org,2002:int", _number_text)
     _class.add_constructor("tag:yaml.org,2002:float", _number_text)
+
+
+_STR, _MAP, _SEQ = (f"tag:yaml.org,2002:{kind}" for kind in ("str", "map", "seq"))
+_KEY_TAGS = frozenset(
+    f"tag:yaml.org,2002:{kind}" for kind in ("str", "int", "float", "bool", "null")
+)
+
+
+class _NotPlain(Exception):
+    """The document has something only ruamel's own construction reads right."""
+
+
+class _PlainConstructor:
+    """Builds a document of mappings, sequences and scalars in one walk over its nodes.
+
+    ruamel's construction goes through generators, a pending-work list and two memo tables
+    per node, for the sake of aliases and recursive documents: a third of what a load costs.
+    A recipe has none of those; this builds the same values directly, and gives up
+    (`_NotPlain`) on anything else: a node met twice (an alias), a merge key or a `=` key,
+    a tag other than the implicit ones. ruamel then builds the document from the start.
+    """
+
+    def __init__(self, constructor: SafeConstructor) -> None:
+        self._constructor = constructor
+        self._scalars = constructor.yaml_constructors
+        self._seen: set[int] = set()
+
+    def build(self, node: Any) -> Any:
+        tag = node.tag
+        if tag == _STR and type(node) is ScalarNode:
+            return node.value
+        if type(node) is ScalarNode:
+            return self._scalar(node, tag)
+        if id(node) in self._seen:
+            raise _NotPlain
+        self._seen.add(id(node))
+        if tag == _MAP and type(node) is MappingNode:
+            mapping: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if type(key_node) is not ScalarNode or key_node.tag not in _KEY_TAGS:
+                    raise _NotPlain  # `<<`, `=`, a collection as a key
+                key = self.build(key_node)
+                value = self.build(value_node)
+                if key not in mapping:  # duplicate keys are allowed: the first one wins
+                    mapping[key] = value
+            return mapping
+        if tag == _SEQ and type(node) is SequenceNode:
+            return [self.build(child) for child in node.value]
+        raise _NotPlain
+
+    def _scalar(self, node: ScalarNode, tag: str) -> Any:
+        construct = self._scalars.get(tag)
+        if construct is None:
+            raise _NotPlain  # an unknown tag: ruamel says what is wrong
+        value = construct(self._constructor, node)
+        if isinstance(value, GeneratorType):
+            raise _NotPlain
+        return value
 
 
 if CParser is not None:
@@ -95,6 +182,12 @@ if CParser is not None:
             _SafeConstructor.__init__(self, loader=self)
             self.allow_duplicate_keys = True
             _Resolver.__init__(self, version=None, loadumper=self)
+
+        def construct_document(self, node: Any) -> Any:
+            try:
+                return _PlainConstructor(self).build(node)
+            except _NotPlain:
+                return super().construct_document(node)
 
 
 def load(text: str, *, positions: bool = False) -> Any:
