@@ -7,6 +7,7 @@ Python composer recurses once per level; either would take every other recipe do
 
 from __future__ import annotations
 
+import functools
 import re
 
 
@@ -33,6 +34,8 @@ def check_nesting(text: str, limit: int = MAX_NESTING) -> None:
                         raise TooDeep(_message(limit, line_number))
                 elif char in "]}":
                     depth = max(depth - 1, 0)
+    if not _deep_indent(" -", limit).search(text):
+        return  # shallow: see _deep_indent
     indents: list[int] = []
     for line_number, line in enumerate(text.split("\n"), start=1):
         stripped = line.lstrip(" -")
@@ -74,6 +77,8 @@ def safe_for_c_parser(text: str, limit: int = MAX_NESTING) -> bool:
                 return False
         elif char in "]}":
             depth = max(depth - 1, 0)
+    if not _deep_indent(" -?:\t", limit).search(text):
+        return True  # shallow: see _deep_indent
     indents: list[int] = []
     for line in text.split("\n"):
         stripped = line.lstrip(" -?:\t")
@@ -89,9 +94,19 @@ def safe_for_c_parser(text: str, limit: int = MAX_NESTING) -> bool:
     return True
 
 
+@functools.cache
+def _deep_indent(marks: str, limit: int) -> re.Pattern[str]:
+    """A line whose indent (its leading `marks`) is at least half the limit.
+
+    Without one, the block nesting counted below stays within the limit, so the count is not
+    needed: the indents on its stack all differ and are under half the limit, so there are
+    fewer than half the limit of them, and the marks within an indent are fewer still.
+    """
+    return re.compile(f"^[{re.escape(marks)}]{{{(limit + 1) // 2}}}", re.MULTILINE)
+
+
 # The C parser has been seen to crash at 50,000 levels and not at 16,000: no text shorter than
 # this can nest that deep, whatever the count above misses. Longer recipes are rare; they are
 # read by the pure parser, about seven times slower.
 C_PARSER_MAX_CHARS = 16_384
 _OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
-
