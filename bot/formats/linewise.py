@@ -167,6 +167,59 @@ def line(source: str) -> Line | None:
     """One line with Jinja, compiled to render alone; None when it cannot."""
     if "\r" in source or _WHITESPACE_CONTROL.search(source):
         return None
+    return _quick(source) or _lexed(source)
+
+
+# `{{ name }}` and `{% set name = "text" %}` (or a number), spelled plainly: most of the lines
+# with Jinja that are a recipe's own (its name, version and URLs), so rarely shared by two.
+_QUICK_TAG = re.compile(
+    r"\{\{[ \t]*(?P<variable>[A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}"
+    r"|\{%[ \t]*set[ \t]+(?P<name>[A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*"
+    r'(?:"(?P<text>[^"\\{}%\n]*)"|(?P<number>0|[1-9][0-9]*))[ \t]*%\}'
+)
+
+
+def _quick(source: str) -> Values | Assignments | None:
+    """What `_lexed` makes of a line of text and `_QUICK_TAG`s, without Jinja's lexer.
+
+    None when the line has anything else (a `{` in its text, a name Jinja reads otherwise):
+    then the lexer decides.
+    """
+    parts: list[str | Variable | Template] = []
+    values: list[tuple[str, str | int]] = []
+    texts: list[str] = []
+    position = 0
+    for match in _QUICK_TAG.finditer(source):
+        text = source[position : match.start()]
+        if "{" in text:
+            return None
+        if text:
+            parts.append(text)
+            texts.append(text)
+        position = match.end()
+        name = match["variable"] or match["name"]
+        if not _plain_name(name) or name in _SPECIAL:
+            return None
+        if match["variable"]:
+            parts.append(Variable(name))
+        else:
+            number = match["number"]
+            values.append((name, int(number) if number else match["text"]))
+    text = source[position:]
+    if "{" in text or position == 0:
+        return None
+    if text:
+        parts.append(text)
+        texts.append(text)
+    if not values:
+        return Values(tuple(parts))
+    if len(parts) == len(texts):
+        return Assignments(tuple(values), "".join(texts))
+    return None
+
+
+def _lexed(source: str) -> Line | None:
+    """The line as Jinja's lexer (and, past the simple shapes, its parser) reads it."""
     environment = jinja.sandbox("conda-v0").environment
     try:
         tokens = [(kind, value) for _, kind, value in environment.lex(source)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from typing import Any
 
@@ -108,3 +109,36 @@ def test_shared_values_compile_once() -> None:
 
     assert isinstance(first, linewise.Values) and isinstance(second, linewise.Values)
     assert first.parts[1] is second.parts[1]  # `{{ name[0] }}`
+
+
+_PIECES = [
+    "  url: https://x.org/", "-", ".tar.gz", "  # [win]", " ", "}", "}}", "%}", "{", "# [x]",
+    "{{ name }}", "{{version}}", "{{\tname }}", "{{ name|lower }}", "{{ none }}", "{{ if }}",
+    "{{ self }}", "{{ name.x }}", "{{ {{ }}", '{% set v = "1.0" %}', "{%set v=12%}",
+    '{% set v = "" %}', "{% set v = 0 %}", "{% set v = 012 %}", "{% set v = 1.5 %}",
+    "{% set v = 'q' %}", '{% set v = "a%}b" %}', '{% set v = "a\\\\b" %}', '{% set true = "x" %}',
+    '{% set loop = "x" %}', '{% set in = "x" %}', '{%  set  x  =  "é #" %}', "{% set x %}",
+    "{% if x %}", "{{ name -}}", "{#", "{{ name }}{{ version }}",
+]  # fmt: skip
+
+
+def _shape(piece: Any) -> Any:
+    if isinstance(piece, linewise.Values):
+        if not all(isinstance(part, str | linewise.Variable) for part in piece.parts):
+            return "compiled"
+        return ("values", piece.parts)
+    if isinstance(piece, linewise.Assignments):
+        return ("assignments", piece.values, piece.text)
+    return type(piece).__name__
+
+
+def test_lines_read_without_the_lexer_are_read_as_the_lexer_reads_them() -> None:
+    rng = random.Random(7)
+    quick = 0
+    for _ in range(4000):
+        source = "".join(rng.choice(_PIECES) for _ in range(rng.randrange(1, 5)))
+        read = linewise._quick(source)
+        if read is not None:
+            quick += 1
+            assert _shape(read) == _shape(linewise._lexed(source)), source
+    assert quick > 300  # the common shapes do take the quick way
