@@ -83,7 +83,11 @@ class _Resolver(VersionedResolver):
         if kind is not ScalarNode or self.yaml_path_resolvers:
             return super().resolve(kind, value, implicit)
         if implicit[0]:
-            for tag, regexp in self._by_first_character().get(value[:1], ()):
+            try:
+                table = self._first_characters
+            except AttributeError:
+                table = self._first_characters = self._by_first_character()
+            for tag, regexp in table.get(value[:1], ()):
                 if regexp.match(value):
                     return tag
         return self.DEFAULT_SCALAR_TAG
@@ -117,6 +121,10 @@ _KEY_TAGS = frozenset(
 )
 
 
+# The tag the resolver gives every plain text scalar (the same object each time).
+_PLAIN_STR = VersionedResolver.DEFAULT_SCALAR_TAG
+
+
 class _NotPlain(Exception):
     """The document has something only ruamel's own construction reads right."""
 
@@ -137,18 +145,20 @@ class _PlainConstructor:
         self._seen: set[int] = set()
 
     def build(self, node: Any) -> Any:
+        if node.ctag is _PLAIN_STR and type(node) is ScalarNode:
+            return node.value  # most scalars: resolved as text (checked first, without node.tag)
         tag = node.tag
-        if tag == _STR and type(node) is ScalarNode:
-            return node.value
         if type(node) is ScalarNode:
-            return self._scalar(node, tag)
+            return node.value if tag == _STR else self._scalar(node, tag)
         if id(node) in self._seen:
             raise _NotPlain
         self._seen.add(id(node))
         if tag == _MAP and type(node) is MappingNode:
             mapping: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                if type(key_node) is not ScalarNode or key_node.tag not in _KEY_TAGS:
+                if type(key_node) is not ScalarNode or (
+                    key_node.ctag is not _PLAIN_STR and key_node.tag not in _KEY_TAGS
+                ):
                     raise _NotPlain  # `<<`, `=`, a collection as a key
                 key = self.build(key_node)
                 value = self.build(value_node)
