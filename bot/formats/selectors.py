@@ -8,6 +8,7 @@ sources are merged; each keeps the selector written on its URL (or hash) line.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,8 +36,14 @@ def namespace(platform: str) -> dict[str, Any]:
     """The variables conda-build gives selectors (and templates) on `platform`.
 
     conda-build's `ns_cfg`: the platform booleans, Python's `py*` names, `np`, `vc`, `pl`,
-    `lua`, `target_platform` & co., and conda-forge's `cran_mirror`.
+    `lua`, `target_platform` & co., and conda-forge's `cran_mirror`. A new dict each time,
+    copied from one made once per platform: every recipe asks for the same few.
     """
+    return dict(_namespace(platform))
+
+
+@functools.lru_cache(maxsize=64)
+def _namespace(platform: str) -> dict[str, Any]:
     system, arch = platform.split("-")
     machine = _ARCHES[arch]
     names: dict[str, Any] = {

@@ -150,6 +150,8 @@ def configurations(
         base = [{**names, **_python(pythons[0])} for names in base]
     dimensions = [(name, values[:MAX_VALUES]) for name, values in dimensions]
     combined = _combine(base, dimensions)[: MAX_CONFIGURATIONS * 4]
+    if not any(_NOT_SET in values for _, values in dimensions):
+        return combined  # new dicts already, none with an unset name to drop
     return [_without_unset(names) for names in combined]
 
 
@@ -186,7 +188,12 @@ def _without_unset(names: dict[str, Any]) -> dict[str, Any]:
 
 
 def _python(py: int) -> dict[str, Any]:
-    """conda-build's Python names for `py` (311 is Python 3.11)."""
+    """conda-build's Python names for `py` (311 is Python 3.11), in a new dict."""
+    return dict(_python_names(py))
+
+
+@functools.lru_cache(maxsize=64)
+def _python_names(py: int) -> dict[str, Any]:
     names: dict[str, Any] = {
         "py": py,
         "py3k": py >= 30,
