@@ -65,6 +65,8 @@ class _Resolver(VersionedResolver):
     about a `%YAML` directive. Used with the C parser only.
     """
 
+    _first_characters: dict[str, tuple[tuple[Tag, Any], ...]]  # set on first use
+
     @property
     def processing_version(self) -> Any:
         if not hasattr(self, "_document_version"):
