@@ -12,8 +12,8 @@ the `source:` block's lines one by one with the template's variables.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from bot.formats import jinja, lines, linewise, selectors, yamlio
 from bot.formats import variants as variants_
@@ -46,6 +46,33 @@ def parse(
     source_lines = [index for span in lines.block_ranges(text_lines, "source") for index in span]
     # Configurations often select the same lines and render the same text: parse it once.
     loaded: dict[str, Any] = {}
+
+    def read_in(variables: dict[str, Any], kept: list[str]) -> _Reading:
+        if by_line is not None:
+            output, exported = by_line.render(kept, variables)
+        else:
+            template = sandbox.text_template("\n".join(kept))
+            output, exported = jinja.render_template(template, variables)
+        if output not in loaded:
+            try:
+                loaded[output] = yamlio.load(output)
+            except FormatError as error:
+                loaded[output] = error  # the same text fails the same way: once is enough
+        data = loaded[output]
+        if isinstance(data, FormatError):
+            raise data
+        if not isinstance(data, dict):
+            raise FormatError("the recipe is not a YAML mapping")
+        locate = _Locator(sandbox, kept, source_lines, {**variables, **exported}, selector)
+        sites = tuple(
+            site
+            for entry in _entries(data.get("source"))
+            if (site := _site(entry, locate)) is not None
+        )
+        return _Reading(data, exported, _skipped(data), sites)
+
+    reads = _reads(by_line, recipe_globals)
+    readings: dict[Hashable, _Reading | FormatError] = {}
     renders: list[Rendered] = []
     found: dict[bool, dict[SourceSite, tuple[int, int, int]]] = {False: {}, True: {}}
     identity: dict[bool, tuple[Any, dict[str, Any]]] = {}
@@ -54,35 +81,25 @@ def parse(
         variables = {**recipe_globals, **configuration}
         try:
             kept = selector.select(variables)
-            if by_line is not None:
-                output, exported = by_line.render(kept, variables)
-            else:
-                template = sandbox.text_template("\n".join(kept))
-                output, exported = jinja.render_template(template, variables)
-            if output not in loaded:
+            key = _reading_key(kept, configuration, reads)
+            reading = readings.get(key) if key is not None else None
+            if reading is None:
                 try:
-                    loaded[output] = yamlio.load(output)
+                    reading = read_in(variables, kept)
                 except FormatError as error:
-                    loaded[output] = error  # the same text fails the same way: once is enough
-            data = loaded[output]
-            if isinstance(data, FormatError):
-                raise data
-            if not isinstance(data, dict):
-                raise FormatError("the recipe is not a YAML mapping")
-            skipped = _skipped(data)
-            locate = _Locator(sandbox, kept, source_lines, {**variables, **exported}, selector)
-            sites = [
-                site
-                for entry in _entries(data.get("source"))
-                if (site := _site(entry, locate)) is not None
-            ]
+                    reading = error
+                if key is not None:
+                    readings[key] = reading
+            if isinstance(reading, FormatError):
+                raise reading
         except FormatError as error:
             # One configuration that does not render (a variant value a selector cannot
             # compare, a platform the recipe leaves undefined) does not make the others wrong;
             # a rewrite then checks the whole text for hashes it did not reach.
             failure = failure or error
             continue
-        renders.append(Rendered(position, configuration, tuple(sites), skipped))
+        data, exported, skipped, sites = reading
+        renders.append(Rendered(position, configuration, sites, skipped))
         # `build: skip: true  # [win]`: conda-build never builds it there; its sources are
         # listed only when the recipe is skipped everywhere (it still has a version and sources).
         identity.setdefault(skipped, (data, exported))
@@ -105,6 +122,51 @@ def parse(
         renders=tuple(renders),
         configurations=tuple(configurations),
     )
+
+
+class _Reading(NamedTuple):
+    """What one configuration reads: the document, the names it set, skipped or not, sources."""
+
+    data: dict[str, Any]
+    exported: dict[str, Any]
+    skipped: bool
+    sites: tuple[SourceSite, ...]
+
+
+_ABSENT = object()  # a name the configuration does not define
+
+
+def _reads(
+    by_line: linewise.Lines | None, recipe_globals: Mapping[str, Any]
+) -> tuple[str, ...] | None:
+    """The names whose values decide a render, in order; None when renders cannot be shared.
+
+    They cannot when the text renders as a whole (what it reads is not worked out), or when
+    it reads a global a render can change (`{% do environ.update(...) %}`): then the next
+    configuration may see what the one before it did.
+    """
+    if by_line is None:
+        return None
+    reads = by_line.reads()
+    if not reads.isdisjoint(recipe_globals):
+        return None
+    return tuple(sorted(reads))
+
+
+def _reading_key(
+    kept: list[str], configuration: Mapping[str, Any], reads: tuple[str, ...] | None
+) -> Hashable | None:
+    """Configurations that keep the same lines and give the names read the same values read
+    the same: the render, the document and the sources it locates (by rendering those lines
+    with those names) are the same. None when no two may share."""
+    if reads is None:
+        return None
+    key = (tuple(kept), tuple(configuration.get(name, _ABSENT) for name in reads))
+    try:
+        hash(key)
+    except TypeError:  # a variant value that is a list: never shared
+        return None
+    return key
 
 
 def _skipped(data: Mapping[str, Any]) -> bool:

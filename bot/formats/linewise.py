@@ -68,8 +68,12 @@ class Variable:
 class Values:
     """A line of text and `{{ }}` values: `  url: https://x.org/{{ name }}-{{ version }}.tgz`."""
 
-    def __init__(self, parts: tuple[str | Variable | Template, ...]) -> None:
+    def __init__(
+        self, parts: tuple[str | Variable | Template, ...], reads: frozenset[str] = frozenset()
+    ) -> None:
         self.parts = parts  # text as written, and each `{{ }}` as a variable or compiled
+        # The names its values read: the Variables' and those in the compiled parts.
+        self.reads = reads | {part.name for part in parts if isinstance(part, Variable)}
 
     def render(self, parent: dict[str, Any], size: int) -> tuple[str, dict[str, Any]]:
         texts = []
@@ -90,6 +94,8 @@ class Values:
 class Assignments:
     """A line that sets variables to literals: `{% set version = "1.0" %}  # [unix]`."""
 
+    reads: frozenset[str] = frozenset()  # literals only
+
     def __init__(self, values: tuple[tuple[str, str | int], ...], text: str) -> None:
         self.values = values
         self.text = text  # what it renders to: the text around the tags
@@ -101,8 +107,9 @@ class Assignments:
 class Statements:
     """Any other line that stands alone, compiled: `{% set url = base ~ "/" ~ name %}`."""
 
-    def __init__(self, template: Template) -> None:
+    def __init__(self, template: Template, reads: frozenset[str]) -> None:
         self.template = template
+        self.reads = reads  # the names it loads
 
     def render(self, parent: dict[str, Any], size: int) -> tuple[str, dict[str, Any]]:
         context = self.template.new_context(parent, shared=True)
@@ -117,6 +124,14 @@ class Lines:
 
     def __init__(self, pieces: list[Line | None]) -> None:
         self._pieces = pieces  # per line; None for plain text
+
+    def reads(self) -> frozenset[str]:
+        """Every name a render of these lines may read (each line's own; see `Values.reads`).
+
+        A render's text and exports depend on the lines kept and on these names' values, and
+        on nothing else but the globals: the sandbox's are pure functions and constants.
+        """
+        return frozenset().union(*(piece.reads for piece in self._pieces if piece is not None))
 
     @classmethod
     def compile(cls, text_lines: list[str]) -> Lines | None:
@@ -240,7 +255,7 @@ def _lexed(source: str) -> Line | None:
     if not all(isinstance(node, _STANDALONE) for node in tree.body):
         return None
     try:
-        return Statements(environment.from_string(tree))
+        return Statements(environment.from_string(tree), _loaded_names(tree))
     except Exception:
         return None
 
@@ -250,6 +265,7 @@ def _simple(tokens: list[tuple[str, str]]) -> Values | Assignments | None:
     parts: list[str | Variable | Template] = []
     values: list[tuple[str, str | int]] = []
     texts: list[str] = []
+    reads: frozenset[str] = frozenset()
     index = 0
     while index < len(tokens):
         kind, value = tokens[index]
@@ -268,20 +284,32 @@ def _simple(tokens: list[tuple[str, str]]) -> Values | Assignments | None:
         if kind == "variable_begin" and _is_variable(inside):
             parts.append(Variable(inside[0][1]))
         elif kind == "variable_begin":
+            source = "".join(v for _, v in tag)
             try:
-                parts.append(jinja.sandbox("conda-v0").template("".join(v for _, v in tag)))
+                parts.append(jinja.sandbox("conda-v0").template(source))
             except FormatError:
                 return None
+            reads |= _tag_reads(source)
         else:
             assignment = _literal_set(inside)
             if assignment is None:
                 return None
             values.append(assignment)
     if not values:
-        return Values(tuple(parts))
+        return Values(tuple(parts), reads)
     if len(parts) == len(texts):  # no `{{ }}` next to the assignments
         return Assignments(tuple(values), "".join(texts))
     return None
+
+
+@functools.lru_cache(maxsize=_LINES_KEPT)
+def _tag_reads(source: str) -> frozenset[str]:
+    """The names one `{{ }}` loads; recipes share most of them (`{{ compiler('c') }}`)."""
+    return _loaded_names(jinja.sandbox("conda-v0").environment.parse(source))
+
+
+def _loaded_names(tree: nodes.Template) -> frozenset[str]:
+    return frozenset(node.name for node in tree.find_all(nodes.Name) if node.ctx == "load")
 
 
 def _is_variable(tokens: list[tuple[str, str]]) -> bool:
