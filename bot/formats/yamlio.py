@@ -250,6 +250,10 @@ def _load_fast(text: str) -> Any:
         return loader.get_single_data()
     finally:
         loader.dispose()
+        # The loader is its own parser, composer, constructor and resolver: references to
+        # itself that only the cycle collector would undo, keeping each document's loader
+        # (and what it read) alive until the next collection. Dropped now instead.
+        loader.__dict__.clear()
 
 
 class Budget:

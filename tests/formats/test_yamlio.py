@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -126,3 +127,20 @@ def test_aliases_still_share_one_value() -> None:
     """ruamel builds an anchored node once: the fast construction hands such a document back."""
     value = yamlio.load("a: &x {b: 1}\nc: *x\n")
     assert value["a"] is value["c"]
+
+
+@pytest.mark.skipif(yamlio.CParser is None, reason="no C parser here")
+def test_a_loader_is_freed_as_soon_as_its_document_is_read() -> None:
+    """Not left to the cycle collector: 10,000 recipes' worth of loaders raised peak memory."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        gc.collect()
+        yamlio.load(DOCUMENT)
+        with pytest.raises(FormatError):
+            yamlio.load("a: [\n")
+        alive = [item for item in gc.get_objects() if isinstance(item, yamlio._CLoader)]
+    finally:
+        if collecting:
+            gc.enable()
+    assert alive == []
