@@ -73,7 +73,8 @@ class Values:
     ) -> None:
         self.parts = parts  # text as written, and each `{{ }}` as a variable or compiled
         # The names its values read: the Variables' and those in the compiled parts.
-        self.reads = reads | {part.name for part in parts if isinstance(part, Variable)}
+        names = {part.name for part in parts if isinstance(part, Variable)}
+        self.reads = _shared(reads | names) if names else reads
 
     def render(self, parent: dict[str, Any], size: int) -> tuple[str, dict[str, Any]]:
         texts = []
@@ -117,6 +118,16 @@ class Statements:
 
 
 Line = Values | Assignments | Statements
+
+_SHARED_READS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _shared(names: frozenset[str]) -> frozenset[str]:
+    """One set object for each set of names: a few (`{name, version}`) serve most lines, and
+    the compiled lines kept (`_LINES_KEPT`) would otherwise hold a set each."""
+    if len(_SHARED_READS) >= _LINES_KEPT:
+        return names
+    return _SHARED_READS.setdefault(names, names)
 
 
 class Lines:
