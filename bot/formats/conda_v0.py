@@ -161,7 +161,9 @@ def _reading_key(
     with those names) are the same. None when no two may share."""
     if reads is None:
         return None
-    key = (tuple(kept), tuple(configuration.get(name, _ABSENT) for name in reads))
+    # With each value's type: 1, 1.0 and True are equal, and render as "1", "1.0", "True".
+    values = (configuration.get(name, _ABSENT) for name in reads)
+    key = (tuple(kept), tuple((type(value), value) for value in values))
     try:
         hash(key)
     except TypeError:  # a variant value that is a list: never shared

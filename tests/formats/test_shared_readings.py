@@ -115,3 +115,14 @@ def test_configurations_that_read_alike_are_rendered_once(
     rendered.clear()
     conda_v0.parse(ENVIRON_CHANGED)
     assert len(rendered) == 6  # a render changes what the next one reads: none is shared
+
+
+def test_values_equal_in_python_but_rendered_apart_are_not_shared() -> None:
+    """`1 == True`: a configuration with one and a configuration with the other differ."""
+    lines = ['{% set version = "1.0" %}', "source:", "  url: https://x.org/{{ flag }}.tar.gz"]
+    reads = ("flag",)
+    one = conda_v0._reading_key(lines, {"flag": 1}, reads)
+    true = conda_v0._reading_key(lines, {"flag": True}, reads)
+    assert one is not None and true is not None and one != true
+    assert conda_v0._reading_key(lines, {"flag": 1}, reads) == one
+    assert conda_v0._reading_key(lines, {}, reads) not in (one, true)  # not set at all
