@@ -135,7 +135,7 @@ class _PlainConstructor:
     """Builds a document of mappings, sequences and scalars in one walk over its nodes.
 
     ruamel's construction goes through generators, a pending-work list and two memo tables
-    per node, for the sake of aliases and recursive documents: a third of what a load costs.
+    per node, for the sake of aliases and recursive documents: about half of what a load cost.
     A recipe has none of those; this builds the same values directly, and gives up
     (`_NotPlain`) on anything else: a node met twice (an alias), a merge key or a `=` key,
     a tag other than the implicit ones. ruamel then builds the document from the start.
