@@ -63,15 +63,21 @@ def parse(
             raise data
         if not isinstance(data, dict):
             raise FormatError("the recipe is not a YAML mapping")
+        sites = locate_sites(variables, kept, data, exported)
+        return _Reading(data, exported, _skipped(data), sites, kept, _plain_mapping(output, data))
+
+    def locate_sites(
+        variables: dict[str, Any], kept: list[str], data: dict[str, Any], exported: dict[str, Any]
+    ) -> tuple[SourceSite, ...]:
         locate = _Locator(sandbox, kept, source_lines, {**variables, **exported}, selector)
-        sites = tuple(
+        return tuple(
             site
             for entry in _entries(data.get("source"))
             if (site := _site(entry, locate)) is not None
         )
-        return _Reading(data, exported, _skipped(data), sites)
 
     reads = _reads(by_line, recipe_globals)
+    unread = _unread_lines(text_lines)
     readings: dict[Hashable, _Reading | FormatError] = {}
     renders: list[Rendered] = []
     found: dict[bool, dict[SourceSite, tuple[int, int, int]]] = {False: {}, True: {}}
@@ -81,8 +87,16 @@ def parse(
         variables = {**recipe_globals, **configuration}
         try:
             kept = selector.select(variables)
-            key = _reading_key(kept, configuration, reads)
+            key = _reading_key(kept, configuration, reads, unread)
             reading = readings.get(key) if key is not None else None
+            if isinstance(reading, _Reading) and reading.kept != kept:
+                # The same but for lines of blocks never read: the document is right in every
+                # block that is read; the sources are located again in this one's lines.
+                if reading.plain:
+                    sites = locate_sites(variables, kept, reading.data, reading.exported)
+                    reading = reading._replace(sites=sites, kept=kept)
+                else:
+                    reading = None  # not a plain mapping: what those lines do is not known
             if reading is None:
                 try:
                     reading = read_in(variables, kept)
@@ -98,7 +112,7 @@ def parse(
             # a rewrite then checks the whole text for hashes it did not reach.
             failure = failure or error
             continue
-        data, exported, skipped, sites = reading
+        data, exported, skipped, sites = reading[:4]
         renders.append(Rendered(position, configuration, sites, skipped))
         # `build: skip: true  # [win]`: conda-build never builds it there; its sources are
         # listed only when the recipe is skipped everywhere (it still has a version and sources).
@@ -125,12 +139,74 @@ def parse(
 
 
 class _Reading(NamedTuple):
-    """What one configuration reads: the document, the names it set, skipped or not, sources."""
+    """What one configuration reads: the document, the names it set, skipped or not, sources;
+    the lines it kept, and whether its document is a plain block mapping (`_plain_mapping`)."""
 
     data: dict[str, Any]
     exported: dict[str, Any]
     skipped: bool
     sites: tuple[SourceSite, ...]
+    kept: list[str]
+    plain: bool
+
+
+# The top-level blocks the reader reads; a line of any other block (requirements:, test:,
+# about:, outputs:) changes nothing it reads, if it is plain text that cannot reach past its
+# block (`_unread_lines`).
+READ_BLOCKS = frozenset({"package", "source", "build", "extra"})
+_TOP_LEVEL_KEY = re.compile(r"[A-Za-z_][\w.-]*(?=[ \t]*:(?:[ \t]|$))")
+# What could open or close a construct that runs on past its line, or name a node elsewhere.
+_REACHING = re.compile(r"[\[\]{}\"'&*\t]")
+
+
+def _unread_lines(text_lines: list[str]) -> tuple[bool, ...]:
+    """For each line: whether it is one the reading never depends on.
+
+    That is an indented line of a top-level block other than READ_BLOCKS, with no Jinja and
+    nothing (quotes, brackets, anchors, tabs) that could reach past its own line; its
+    selector does not count. Keeping it or not changes the text of that block only. A
+    column-0 line never is one: dropping `requirements:` would join its lines to the block
+    above.
+    """
+    unread = []
+    block: str | None = None
+    for content in text_lines:
+        stripped = content.strip()
+        if content[:1] not in (" ", "\t"):
+            if stripped and not stripped.startswith(("#", "{%", "{#")):
+                match = _TOP_LEVEL_KEY.match(content)
+                block = match.group() if match else None  # unknown: nothing is unread
+            unread.append(False)
+            continue
+        body = lines.split_selector(content)[0]
+        unread.append(
+            block is not None
+            and block not in READ_BLOCKS
+            and not jinja.has_markup(content)
+            and not _REACHING.search(body)
+        )
+    return tuple(unread)
+
+
+def _plain_mapping(output: str, data: dict[str, Any]) -> bool:
+    """Whether `output` is a block mapping whose keys are its column-0 `key:` lines, in order,
+    each once, with no anchor or alias: then each top-level block reads on its own, and a
+    change inside one (see `_unread_lines`) leaves the others as they were."""
+    if _ANCHOR_OR_ALIAS.search(output):
+        return False
+    keys = []
+    for line in output.split("\n"):
+        first = line[:1]
+        if first in ("", " ", "#") or (first == "-" and line[1:2] in ("", " ")):
+            continue
+        match = _TOP_LEVEL_KEY.match(line)
+        if match is None:
+            return False  # `---`, `%YAML`, `? key`, a quoted key, a tab, a cut-off scalar
+        keys.append(match.group())
+    return keys == list(data)
+
+
+_ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s\[{,])[&*]", re.MULTILINE)
 
 
 _ABSENT = object()  # a name the configuration does not define
@@ -154,16 +230,21 @@ def _reads(
 
 
 def _reading_key(
-    kept: list[str], configuration: Mapping[str, Any], reads: tuple[str, ...] | None
+    kept: list[str],
+    configuration: Mapping[str, Any],
+    reads: tuple[str, ...] | None,
+    unread: tuple[bool, ...],
 ) -> Hashable | None:
     """Configurations that keep the same lines and give the names read the same values read
     the same: the render, the document and the sources it locates (by rendering those lines
-    with those names) are the same. None when no two may share."""
+    with those names) are the same. Lines the reading never depends on (`_unread_lines`) do
+    not count. None when no two may share."""
     if reads is None:
         return None
+    counted = tuple(None if skip else line for line, skip in zip(kept, unread, strict=True))
     # With each value's type: 1, 1.0 and True are equal, and render as "1", "1.0", "True".
     values = (configuration.get(name, _ABSENT) for name in reads)
-    key = (tuple(kept), tuple((type(value), value) for value in values))
+    key = (counted, tuple((type(value), value) for value in values))
     try:
         hash(key)
     except TypeError:  # a variant value that is a list: never shared
