@@ -165,8 +165,8 @@ def _unread_lines(text_lines: list[str]) -> tuple[bool, ...]:
     That is an indented line of a top-level block other than READ_BLOCKS, with no Jinja and
     nothing (quotes, brackets, anchors, tabs) that could reach past its own line; its
     selector does not count. Keeping it or not changes the text of that block only. A
-    column-0 line never is one: dropping `requirements:` would join its lines to the block
-    above.
+    column-0 line never is one, nor a line under a key that has a selector: dropping
+    `requirements:` would join its lines to the block above.
     """
     unread = []
     block: str | None = None
@@ -175,7 +175,10 @@ def _unread_lines(text_lines: list[str]) -> tuple[bool, ...]:
         if content[:1] not in (" ", "\t"):
             if stripped and not stripped.startswith(("#", "{%", "{#")):
                 match = _TOP_LEVEL_KEY.match(content)
-                block = match.group() if match else None  # unknown: nothing is unread
+                # A key with a selector is dropped in some configurations, and its lines then
+                # join the block above it, which may be read: nothing under it is unread.
+                selected = lines.split_selector(content)[1] is not None
+                block = match.group() if match and not selected else None
             unread.append(False)
             continue
         body = lines.split_selector(content)[0]

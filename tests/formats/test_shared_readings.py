@@ -105,6 +105,10 @@ REACHING = [
         "    - libiconv  # [osx]", "    - *z  # [osx]"
     ),
     REQUIREMENTS_APART.replace("  number: 0", "  number: 0\n  skip: true  # [win]"),
+    # Where `requirements:` is dropped, its lines are build's: this one skips Linux.
+    REQUIREMENTS_APART.replace(
+        "requirements:\n", "requirements:  # [win]\n  skip: true  # [linux]\n"
+    ),
     REQUIREMENTS_APART.replace("about:\n", "about:\n  home: {{ version }}  # [win]\n"),
 ]
 
