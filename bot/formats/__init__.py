@@ -91,7 +91,7 @@ def recipe_variants(
 ) -> dict[str, list[str]]:
     """The repository's variants merged with the conda_build_config.yaml beside a recipe."""
     beside = recipe_file.parent / VARIANT_FILE
-    local = read_variants(beside, root=root) if beside.is_file() else {}
+    local = read_variants(beside, root=root) if os.path.isfile(beside) else {}
     return variants_.merge(repository, local)
 
 
