@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -27,6 +26,7 @@ import structlog
 from bot import __version__, formats
 from bot.config import DEFAULT_VARIANTS, Config
 from bot.errors import RecipeError
+from bot.formats import files
 from bot.formats.variants import merge as merge_variants
 from bot.model import Recipe, Source
 from bot.store import Table
@@ -229,11 +229,11 @@ def _cache_key(path: Path, relative: str, variants_key: bytes) -> str | None:
     name = os.fspath(path)
     try:
         # A link's meaning depends on more than its bytes: not followed, and no key.
-        content = _plain_file_bytes(name, getattr(os, "O_NOFOLLOW", 0))
+        content = files.regular_file_bytes(name, flags=files.NO_FOLLOW)
         if content is None:
             return None
         try:
-            beside = _plain_file_bytes(os.path.dirname(name) + os.sep + formats.VARIANT_FILE)
+            beside = files.regular_file_bytes(os.path.dirname(name) + os.sep + formats.VARIANT_FILE)
         except (FileNotFoundError, NotADirectoryError):
             beside = None  # no variant file beside it
         if beside is not None:
@@ -242,29 +242,6 @@ def _cache_key(path: Path, relative: str, variants_key: bytes) -> str | None:
         return None
     digest = hashlib.sha256(content + variants_key).hexdigest()
     return f"{__version__}.{READER_GENERATION}:{relative}:{digest}"
-
-
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def _plain_file_bytes(name: str, flags: int = 0) -> bytes | None:
-    """The bytes of a regular file; None for anything else (a FIFO, a directory, a device).
-
-    Opened without blocking and checked on the open file, so a FIFO (or a file swapped for
-    one meanwhile) never blocks the read; os calls rather than open(), which costs a buffered
-    reader and more system calls for each of 10,000 small files.
-    """
-    descriptor = os.open(name, _OPEN_FLAGS | flags)
-    try:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode):
-            return None
-        chunks = []
-        while chunk := os.read(descriptor, max(info.st_size + 1, 4096)):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(descriptor)
 
 
 def _encode(entries: Sequence[Entry]) -> bytes:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import RecipeError
-from bot.formats import read_constraints, read_recipe
+from bot.formats import files, read_constraints, read_recipe
 
 GOOD_SOURCE = "source: {url: 'https://example.org/x-1.0.tar.gz'}\n"
 
@@ -180,3 +180,26 @@ def test_a_recipe_without_a_download_reads_and_refuses_to_rewrite(
     assert (recipe.name, recipe.version, recipe.sources) == ("x", "1", ())
     with pytest.raises(RewriteRefused, match="no source with a url or git_url to update"):
         rewrite(text, "2", lambda url: "0" * 64, filename=name)
+
+
+def test_regular_file_bytes_reads_to_its_limit_and_only_regular_files(tmp_path: Path) -> None:
+    """What recipes and cache keys are read with: the limit is exact, a link is not followed
+    when asked, and a directory is no file."""
+    data = bytes(range(256)) * 40_000  # larger than one read of the file's own size
+    (tmp_path / "big").write_bytes(data)
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "link").symlink_to(tmp_path / "big")
+    assert files.regular_file_bytes(tmp_path / "big") == data
+    assert files.regular_file_bytes(tmp_path / "big", limit=5_000_001) == data[:5_000_001]
+    assert files.regular_file_bytes(tmp_path / "empty") == b""
+    assert files.regular_file_bytes(tmp_path) is None
+    assert files.regular_file_bytes(tmp_path / "link") == data
+    with pytest.raises(OSError):
+        files.regular_file_bytes(tmp_path / "link", flags=files.NO_FOLLOW)
+
+
+def test_a_recipe_of_exactly_the_limit_reads(tmp_path: Path) -> None:
+    text = "package: {name: x, version: '1'}\n" + GOOD_SOURCE
+    text += "#" * (files.MAX_BYTES - len(text.encode()) - 1) + "\n"
+    assert len(text.encode()) == files.MAX_BYTES
+    assert read_recipe(_write(tmp_path, "meta.yaml", text)).version == "1"
