@@ -6,7 +6,10 @@ when no Jinja statement spans lines, see `linewise`; else as a whole), parse the
 the top-level sources. The configurations' sources are merged (and kept per configuration, for
 the rewrite); each remembers its selector (the one on its URL line, else
 the one on the line that sets its hash) and the line its URL is written on, found by rendering
-the `source:` block's lines one by one with the template's variables.
+the `source:` block's lines one by one with the template's variables. Configurations that
+keep the same lines (those of blocks never read aside, `_unread_lines`) and give the names the
+Jinja reads the same values share one reading (`_reading_key`); each still locates its sources
+in its own lines.
 """
 
 from __future__ import annotations
