@@ -63,6 +63,8 @@ def contents(text: str) -> list[str]:
 
 def split_selector(content: str) -> tuple[str, str | None]:
     """`url: x  # [win]` -> (`url: x`, `win`); lines without a selector come back unchanged."""
+    if "#" not in content:
+        return content, None  # most lines: the regex would try every position to find none
     match = _SELECTOR.match(content)
     if not match or not match.group("content").strip():
         return content, None
