@@ -46,6 +46,11 @@ RARE_PLATFORMS = {
 }
 
 _KNOWN_PLATFORMS = (*selectors.PLATFORMS, *dict.fromkeys(RARE_PLATFORMS.values()))
+# A rare platform's name as a word of its own (`s390x`, not `linux-s390x`'s tail): each match
+# is a whole run of word characters and dashes, so one pass finds every name a search would.
+_RARE_PLATFORM_NAME = re.compile(
+    rf"(?<![\w-])({'|'.join(map(re.escape, RARE_PLATFORMS))})(?![\w-])"
+)
 
 # What a variant file cannot give: the platform is chosen by `PLATFORMS`.
 _PLATFORM_NAMES = frozenset(selectors.namespace("linux-64")) - {"py", "np", "vc"}
@@ -103,6 +108,7 @@ def configurations(
     set_here = {
         match.group("name")
         for line in text_lines
+        if "{%" in line
         for match in _SET.finditer(line)
         if not re.search(rf"\b{match.group('name')}\b", line[match.end() :])
     }
@@ -110,8 +116,9 @@ def configurations(
     # `- zlib` in a requirements list is text, and must not multiply the renders.
     code = "\n".join([*selector_texts, *_jinja_of(text_lines)])
     platforms = [*selectors.PLATFORMS]
+    rare = set(_RARE_PLATFORM_NAME.findall(code))
     for name, platform in RARE_PLATFORMS.items():
-        if platform not in platforms and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", code):
+        if platform not in platforms and name in rare:
             platforms.append(platform)
     # `target_platform == "linux-armv7l"`, `subdir.startswith("linux-ppc")`: platforms too.
     for name in ("target_platform", "subdir", "host_platform", "build_platform"):

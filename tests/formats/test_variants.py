@@ -12,7 +12,13 @@ import pytest
 from bot.errors import RecipeError
 from bot.formats import read_recipe, read_variants
 from bot.formats.conda_v0 import upstream_version
-from bot.formats.variants import MAX_CONFIGURATIONS, configurations, merge, read_variant_file
+from bot.formats.variants import (
+    MAX_CONFIGURATIONS,
+    RARE_PLATFORMS,
+    configurations,
+    merge,
+    read_variant_file,
+)
 
 
 def _seen(text: str, variants: dict[str, list[str]] | None = None, name: str = "py") -> set:
@@ -64,6 +70,24 @@ def test_rare_platforms_are_read_when_named() -> None:
     platforms = _seen("url: a  # [s390x]", name="target_platform")
     assert "linux-s390x" in platforms and "linux-64" in platforms
     assert "linux-s390x" not in _seen("url: a  # [linux]", name="target_platform")
+
+
+@pytest.mark.parametrize(("name", "platform"), sorted(RARE_PLATFORMS.items()))
+def test_each_rare_platform_is_read_when_named_as_a_word(name: str, platform: str) -> None:
+    assert platform in _seen(f"url: a  # [{name}]", name="target_platform")
+    assert platform in _seen(f"url: a  # [linux and not {name}]", name="target_platform")
+    for glued in (f"x{name}", f"{name}x", f"{name}-x", f"x-{name}", f"x_{name}"):
+        if glued not in RARE_PLATFORMS:
+            seen = _seen(f"url: a  # [{glued}]", name="target_platform")
+            assert platform not in seen, glued
+
+
+def test_rare_platforms_named_together_are_all_read_in_one_order() -> None:
+    text = "url: a  # [win32 or armv7l]\nurl: b  # [s390x]\nurl: c  # [linux32]"
+    lines = text.split("\n")
+    selectors = [line.split("# [", 1)[1].rstrip("]") for line in lines]
+    platforms = [config["target_platform"] for config in configurations(lines, selectors)]
+    assert platforms[-4:] == ["linux-s390x", "linux-32", "win-32", "linux-armv7l"]
 
 
 def test_too_many_combinations_vary_one_variable_at_a_time() -> None:
