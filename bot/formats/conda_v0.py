@@ -81,6 +81,8 @@ def parse(
 
     reads = _reads(by_line, recipe_globals)
     unread = _unread_lines(text_lines)
+    # The selectors whose value can change a reading: those of lines it depends on.
+    counted = selector.positions(index for index, skip in enumerate(unread) if not skip)
     readings: dict[Hashable, _Reading | FormatError] = {}
     renders: list[Rendered] = []
     found: dict[bool, dict[SourceSite, tuple[int, int, int]]] = {False: {}, True: {}}
@@ -89,17 +91,22 @@ def parse(
     for position, configuration in enumerate(configurations):
         variables = {**recipe_globals, **configuration}
         try:
-            kept = selector.select(variables)
-            key = _reading_key(kept, configuration, reads, unread)
+            selection = selector.selection(variables)
+            kept = selection.kept
+            key = _reading_key(selection.truth, configuration, reads, counted)
             reading = readings.get(key) if key is not None else None
             if isinstance(reading, _Reading) and reading.kept != kept:
                 # The same but for lines of blocks never read: the document is right in every
-                # block that is read; the sources are located again in this one's lines.
-                if reading.plain:
+                # block that is read. The sources are too, unless a line that differs holds
+                # one of their hashes (see `_Locator.value_selector`): then they are located
+                # again in this one's lines.
+                if not reading.plain:
+                    reading = None  # not a plain mapping: what those lines do is not known
+                elif _hashes_in_changed_lines(reading.sites, reading.kept, kept):
                     sites = locate_sites(variables, kept, reading.data, reading.exported)
                     reading = reading._replace(sites=sites, kept=kept)
                 else:
-                    reading = None  # not a plain mapping: what those lines do is not known
+                    reading = reading._replace(kept=kept)
             if reading is None:
                 try:
                     reading = read_in(variables, kept)
@@ -218,6 +225,22 @@ _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s\[{,])[&*]", re.MULTILINE)
 _ABSENT = object()  # a name the configuration does not define
 
 
+def _hashes_in_changed_lines(
+    sites: Sequence[SourceSite], before: list[str], after: list[str]
+) -> bool:
+    """Whether a line kept in one of two configurations but not the other holds a hash of
+    `sites`: a source without a selector on its URL line takes that of its hash's line, when
+    only one line holds the hash."""
+    values = [value for site in sites for _, value in site.checksums]
+    return any(
+        value in line
+        for old, new in zip(before, after, strict=True)
+        if old != new
+        for line in (old, new)
+        for value in values
+    )
+
+
 def _reads(
     by_line: linewise.Lines | None, recipe_globals: Mapping[str, Any]
 ) -> tuple[str, ...] | None:
@@ -236,21 +259,25 @@ def _reads(
 
 
 def _reading_key(
-    kept: list[str],
+    truth: tuple[bool, ...],
     configuration: Mapping[str, Any],
     reads: tuple[str, ...] | None,
-    unread: tuple[bool, ...],
+    counted: Sequence[int],
 ) -> Hashable | None:
     """Configurations that keep the same lines and give the names read the same values read
     the same: the render, the document and the sources it locates (by rendering those lines
     with those names) are the same. Lines the reading never depends on (`_unread_lines`) do
-    not count. None when no two may share."""
+    not count: only the selectors at `counted` (`Selection.truth` positions) of the others do,
+    since a line with a selector is kept exactly when its selector is true. None when no two
+    may share."""
     if reads is None:
         return None
-    counted = tuple(None if skip else line for line, skip in zip(kept, unread, strict=True))
     # With each value's type: 1, 1.0 and True are equal, and render as "1", "1.0", "True".
     values = (configuration.get(name, _ABSENT) for name in reads)
-    key = (counted, tuple((type(value), value) for value in values))
+    key = (
+        tuple(truth[position] for position in counted),
+        tuple((type(value), value) for value in values),
+    )
     try:
         hash(key)
     except TypeError:  # a variant value that is a list: never shared

@@ -9,8 +9,8 @@ sources are merged; each keeps the selector written on its URL (or hash) line.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 from bot.formats import jinja, lines
 from bot.formats.base import FormatError
@@ -89,6 +89,13 @@ def _namespace(platform: str) -> dict[str, Any]:
     return names
 
 
+class Selection(NamedTuple):
+    """A text's lines on one platform: each distinct selector's value, and the lines kept."""
+
+    truth: tuple[bool, ...]  # in the order of `Selector.expressions`
+    kept: list[str]  # shared by every selection of the same truth: read it, never change it
+
+
 class Selector:
     """Evaluates the selectors of one text on any platform, compiling each expression once."""
 
@@ -96,12 +103,21 @@ class Selector:
         self._lines = text_lines
         self._selectors = [lines.split_selector(content)[1] for content in text_lines]
         self._compiled: dict[str, Callable[..., Any]] = {}
+        self._first_line: dict[str, int] = {}  # each selector's first line, 1-based
         for number, selector in enumerate(self._selectors, start=1):
             if selector is not None and selector not in self._compiled:
                 try:
                     self._compiled[selector] = sandbox.expression(selector)
                 except FormatError as error:
                     raise FormatError(f"line {number}: selector [{selector}]: {error}") from None
+                self._first_line[selector] = number
+        position = {selector: index for index, selector in enumerate(self._compiled)}
+        self._selected = [
+            (index, position[selector])
+            for index, selector in enumerate(self._selectors)
+            if selector is not None
+        ]
+        self._kept: dict[tuple[bool, ...], list[str]] = {}
 
     def expressions(self) -> list[str]:
         """Every distinct selector of the text."""
@@ -110,21 +126,33 @@ class Selector:
     def selector(self, index: int) -> str | None:
         return self._selectors[index]
 
+    def positions(self, indices: Iterable[int]) -> list[int]:
+        """Where the selectors of the lines at `indices` are in `Selection.truth`, each once."""
+        order = list(self._compiled)
+        found = {self._selectors[index] for index in indices} - {None}
+        return [position for position, selector in enumerate(order) if selector in found]
+
     def select(self, variables: Mapping[str, Any]) -> list[str]:
         """The lines with a false selector blanked (not removed, so line numbers stay put)."""
-        truth: dict[str, bool] = {}
-        kept = []
-        for number, (content, selector) in enumerate(
-            zip(self._lines, self._selectors, strict=True), start=1
-        ):
-            if selector is None:
-                kept.append(content)
-                continue
-            if selector not in truth:
-                try:
-                    truth[selector] = bool(self._compiled[selector](**variables))
-                except Exception as error:  # a selector is recipe input: see jinja.describe
-                    message = jinja.describe(error)
-                    raise FormatError(f"line {number}: selector [{selector}]: {message}") from None
-            kept.append(content if truth[selector] else "")
-        return kept
+        return self.selection(variables).kept
+
+    def selection(self, variables: Mapping[str, Any]) -> Selection:
+        """`select`, with the truth it was made from. Each selector is evaluated once, in the
+        order of the lines it first appears on, so the first to fail is named as before."""
+        values = []
+        for selector, expression in self._compiled.items():
+            try:
+                values.append(bool(expression(**variables)))
+            except Exception as error:  # a selector is recipe input: see jinja.describe
+                message = jinja.describe(error)
+                number = self._first_line[selector]
+                raise FormatError(f"line {number}: selector [{selector}]: {message}") from None
+        truth = tuple(values)
+        kept = self._kept.get(truth)
+        if kept is None:
+            # Configurations mostly agree (every Unix platform on `# [unix]`): one list each.
+            kept = self._kept[truth] = list(self._lines)
+            for index, position in self._selected:
+                if not truth[position]:
+                    kept[index] = ""
+        return Selection(truth, kept)

@@ -184,13 +184,16 @@ def test_configurations_that_read_alike_are_rendered_once(
 
 def test_values_equal_in_python_but_rendered_apart_are_not_shared() -> None:
     """`1 == True`: a configuration with one and a configuration with the other differ."""
-    lines = ['{% set version = "1.0" %}', "source:", "  url: https://x.org/{{ flag }}.tar.gz"]
-    reads, unread = ("flag",), (False, False, False)
-    one = conda_v0._reading_key(lines, {"flag": 1}, reads, unread)
-    true = conda_v0._reading_key(lines, {"flag": True}, reads, unread)
+    truth, reads, counted = (True,), ("flag",), [0]
+    one = conda_v0._reading_key(truth, {"flag": 1}, reads, counted)
+    true = conda_v0._reading_key(truth, {"flag": True}, reads, counted)
     assert one is not None and true is not None and one != true
-    assert conda_v0._reading_key(lines, {"flag": 1}, reads, unread) == one
-    assert conda_v0._reading_key(lines, {}, reads, unread) not in (one, true)  # not set at all
+    assert conda_v0._reading_key(truth, {"flag": 1}, reads, counted) == one
+    assert conda_v0._reading_key(truth, {}, reads, counted) not in (one, true)  # not set at all
+    assert conda_v0._reading_key((False,), {"flag": 1}, reads, counted) != one  # other lines
+    assert conda_v0._reading_key((False,), {"flag": 1}, reads, []) == (
+        conda_v0._reading_key(truth, {"flag": 1}, reads, [])  # a selector no reading depends on
+    )
 
 
 @pytest.mark.parametrize(
