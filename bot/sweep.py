@@ -130,12 +130,17 @@ def sweep(
     return fanout.fan_out(team, handed, check_here=check_here, on_result=on_result, keep=keep)
 
 
-def checks_at_once(concurrency: int) -> int:
+def checks_at_once(concurrency: int, *, reading: bool = False) -> int:
     """The checks a sweep runs at once for `concurrency` requests in flight (the HTTP layer
     holds them to that): a quarter more, so that while some parse what they got, the requests
     of the others keep the network busy. With as many checks as requests, each request slot
-    stood idle while its check parsed: 2% of a sweep of 2,000 listings at 50 ms."""
-    return max(1, concurrency) + max(1, concurrency // 4)
+    stood idle while its check parsed: 2% of a sweep of 2,000 listings at 50 ms.
+
+    Half more when the checks also `reading` their recipes (a checking process's, handed
+    unread ones): a quarter more kept its slots busy 87-92% of a sweep with nothing cached,
+    half more 94-95%, as with recipes cached (bench/README.md, "Issue 11, seventh pass")."""
+    extra = concurrency // 2 if reading else concurrency // 4
+    return max(1, concurrency) + max(1, extra)
 
 
 def _expected(entries: Iterable[Entry]) -> int | None:
@@ -176,7 +181,7 @@ def _team(
     with forking.quiet() as safe:
         if safe:
             slots = [fanout.share(config.http.concurrency, processes, i) for i in range(processes)]
-            checks = [checks_at_once(share) for share in slots]
+            checks = [checks_at_once(share, reading=read is not None) for share in slots]
             team = fanout.Team(checks, start, on_counters=http.stats.merge)
     if not safe:
         # `serve` sweeps on its scheduler's thread, beside the webhook's: forking then could
@@ -188,7 +193,12 @@ def _team(
     if team.size == 0:  # no fork succeeded (cannot_fork is logged): check here, streaming
         team.__exit__()
         return None
-    logger.info("checking_in_processes", processes=team.size, slots=slots[: team.size])
+    logger.info(
+        "checking_in_processes",
+        processes=team.size,
+        slots=slots[: team.size],
+        checks=checks[: team.size],
+    )
     return team
 
 
@@ -217,7 +227,7 @@ class _ChildSweep:
         self.http = Http(replace(http.settings, concurrency=concurrency, per_host=per_host))
         self.registry = registry
         self.now = now
-        self.slots = checks_at_once(concurrency)
+        self.slots = checks_at_once(concurrency, reading=read is not None)
         self.log = log.bind()
         self.read = read
 

@@ -22,6 +22,7 @@ import pytest
 from bot import fanout, forking
 from bot.config import ConfigError, parse_config
 from bot.store import Store
+from bot.sweep import checks_at_once
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # bench/ is no installed package
@@ -85,7 +86,10 @@ def test_two_processes_find_every_planned_answer_in_order(
     tmp_path: Path, upstream: Upstream, plans: list[Planned]
 ) -> None:
     found = run_job(tmp_path, upstream, "cold", processes=2)
-    assert events(found, "checking_in_processes")[0]["processes"] == 2
+    started = events(found, "checking_in_processes")[0]
+    assert started["processes"] == 2 and started["slots"] == [4, 4]
+    # The children read what is not cached before checking it: half more checks than slots.
+    assert started["checks"] == [checks_at_once(4, reading=True)] * 2 == [6, 6]
     assert found["results"] == expected(plans)  # the recipes' order, every answer right
     assert found["seen"] == [name for name, *_ in found["results"]]  # on_result, in order
     # The children's log lines, once each, reached this process's log (a StringIO).
@@ -180,6 +184,11 @@ def test_an_interrupted_sweep_leaves_no_process_behind(
 
 
 # --- when to fork, and how many ------------------------------------------------------------
+
+
+def test_checks_at_once_leave_no_slot_waiting_for_a_check() -> None:
+    assert [checks_at_once(n) for n in (1, 4, 8, 20)] == [2, 5, 10, 25]
+    assert [checks_at_once(n, reading=True) for n in (1, 4, 8, 20)] == [2, 6, 12, 30]
 
 
 def test_shares_add_up_and_differ_by_one_at_most() -> None:
