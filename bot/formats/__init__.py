@@ -151,7 +151,7 @@ def rewrite(
 def render_constraints_yaml(constraints_text: str, *, source_name: str = "constraints.txt") -> str:
     """The YAML copy of a constraints file, regenerated; same text in, same YAML out."""
     try:
-        return constraints.render_yaml(lines.normalized(lines.split(constraints_text)), source_name)
+        return constraints.render_yaml(lines.normalized_text(constraints_text), source_name)
     except (FormatError, ValueError) as error:
         raise RecipeError(source_name, str(error)) from None
 

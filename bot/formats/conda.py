@@ -37,7 +37,7 @@ class CondaFormat:
 
     def read(self, text: str, *, path: str, variants: Mapping[str, Sequence[str]]) -> list[Recipe]:
         try:
-            parsed: Parsed = self.dialect.parse(lines.normalized(lines.split(text)), variants)
+            parsed: Parsed = self.dialect.parse(lines.normalized_text(text), variants)
         except (FormatError, ValueError) as error:
             raise RecipeError(path, str(error)) from None
         return [

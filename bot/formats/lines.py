@@ -56,6 +56,14 @@ def normalized(lines: list[Line]) -> str:
     return "".join(line.content + ("\n" if line.ending else "") for line in lines)
 
 
+def normalized_text(text: str) -> str:
+    """`normalized(split(text))`, and the same errors, without making a Line of each line
+    when every line already ends in "\n" (most recipes: the text is its own normal form)."""
+    if "\r" in text or _ODD_BREAKS.search(text):
+        return normalized(split(text))
+    return text
+
+
 def contents(text: str) -> list[str]:
     """Normalized text split into line contents (index = 0-based line number)."""
     return text.split("\n")

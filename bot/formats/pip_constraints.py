@@ -34,7 +34,7 @@ class ConstraintsFormat:
 
     def read(self, text: str, *, path: str, variants: Mapping[str, Sequence[str]]) -> list[Recipe]:
         try:
-            pins = constraints.pins(lines.normalized(lines.split(text)))
+            pins = constraints.pins(lines.normalized_text(text))
         except (FormatError, ValueError) as error:
             raise RecipeError(path, str(error)) from None
         # A pin has no source URL to detect its upstream from: it is a PyPI package by name.
