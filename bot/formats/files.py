@@ -24,9 +24,8 @@ def relative(path: Path, root: Path) -> str:
 def read_text(path: Path, root: Path) -> str:
     """The file's text; RecipeError (naming the relative path) for anything unreadable."""
     shown = relative(path, root)
-    real_root = Path(os.path.realpath(root))
-    real = Path(os.path.realpath(path))
-    if shown.startswith("../") or shown == ".." or not real.is_relative_to(real_root):
+    real = _real_inside(path, root)
+    if shown.startswith("../") or shown == ".." or real is None:
         raise RecipeError(shown, "path escapes the recipes directory")
     try:
         data = regular_file_bytes(real, limit=MAX_BYTES + 1)
@@ -43,6 +42,17 @@ def read_text(path: Path, root: Path) -> str:
     except UnicodeDecodeError as error:
         raise RecipeError(shown, f"not UTF-8 text (byte {error.start})") from None
     return text.removeprefix("\ufeff")
+
+
+def _real_inside(path: Path, root: Path) -> str | None:
+    """`path` with its links resolved, when that is `root` or under it; else None.
+
+    Path.is_relative_to on the real paths, done on the strings (both absolute and normalized)
+    for want of pathlib's cost per recipe."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    inside = real == real_root or real.startswith(os.path.join(real_root, ""))
+    return real if inside else None
 
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)

@@ -106,6 +106,25 @@ def test_symlink_escaping_the_root(tmp_path: Path) -> None:
         read_recipe(root / "evil" / "meta.yaml", root=root)
 
 
+def test_symlink_into_a_sibling_that_shares_the_roots_name(tmp_path: Path) -> None:
+    """`recipes-old/` starts with `recipes` but is not under `recipes/`."""
+    sibling = tmp_path / "recipes-old"
+    sibling.mkdir()
+    (sibling / "meta.yaml").write_text("package: {name: old, version: '1'}\n" + GOOD_SOURCE)
+    root = tmp_path / "recipes"
+    (root / "old").mkdir(parents=True)
+    (root / "old" / "meta.yaml").symlink_to(sibling / "meta.yaml")
+    (root / "inside").mkdir()
+    (root / "inside" / "meta.yaml").symlink_to(root / "old" / "meta.yaml")
+
+    with pytest.raises(RecipeError, match=r"old/meta.yaml: path escapes the recipes directory"):
+        read_recipe(root / "old" / "meta.yaml", root=root)
+    (root / "old" / "meta.yaml").unlink()
+    (root / "old" / "meta.yaml").write_text("package: {name: x, version: '1'}\n" + GOOD_SOURCE)
+    # A link that stays inside the root is read, through every link.
+    assert read_recipe(root / "inside" / "meta.yaml", root=root).name == "x"
+
+
 def test_path_outside_the_root(tmp_path: Path) -> None:
     """A path that is not under the given root at all is refused the same way."""
     path = _write(tmp_path, "meta.yaml", "package: {name: x, version: '1'}\n" + GOOD_SOURCE)
