@@ -136,9 +136,10 @@ def checks_at_once(concurrency: int, *, reading: bool = False) -> int:
     of the others keep the network busy. With as many checks as requests, each request slot
     stood idle while its check parsed: 2% of a sweep of 2,000 listings at 50 ms.
 
-    Half more when the checks also `reading` their recipes (a checking process's, handed
-    unread ones): a quarter more kept its slots busy 87-92% of a sweep with nothing cached,
-    half more 94-95%, as with recipes cached (bench/README.md, "Issue 11, seventh pass")."""
+    Half more when the checks are also `reading` their recipes (a checking process's,
+    handed unread ones): a quarter more kept its slots busy 87-93% of a sweep with nothing
+    cached, half more 93.5-95.5%, about as with recipes cached (bench/README.md, "Issue 11,
+    seventh pass")."""
     extra = concurrency // 2 if reading else concurrency // 4
     return max(1, concurrency) + max(1, extra)
 
