@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterable
 
 import structlog
 
 TABLES = ("pages", "sha256", "recipes")
 FLUSH_EVERY = 5.0  # seconds between two flushes of the write buffer
 READER_CACHE_KIB = 256  # SQLite's page cache per reading thread
+LOOKUPS_PER_QUERY = 500  # keys in one `get_many` query: under SQLite's oldest limit, 999
 
 _Key = tuple[str, str]  # (table, key)
 log = structlog.get_logger()
@@ -79,6 +81,33 @@ class Store:
             return value
         row = self._reader().execute(f"SELECT value FROM {table} WHERE key = ?", (key,)).fetchone()
         return bytes(row[0]) if row else None
+
+    def get_many(self, table: str, keys: Iterable[str]) -> dict[str, bytes]:
+        """The values of those of `keys` the table has, as `get` would give them one by one:
+        a query for each few hundred keys instead of one for each key (a tenth of a warm
+        `list` of 10,000 recipes was its single lookups)."""
+        found: dict[str, bytes] = {}
+        missing: list[str] = []
+        with self._lock:
+            if self._closed:
+                raise ValueError("the store is closed")
+            for key in keys:
+                value = self._pending.get((table, key))
+                if value is None:
+                    value = self._flushing.get((table, key))
+                if value is not None:
+                    found[key] = value
+                else:
+                    missing.append(key)
+        if self._memory:
+            return found
+        reader = self._reader()
+        for start in range(0, len(missing), LOOKUPS_PER_QUERY):
+            chunk = missing[start : start + LOOKUPS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT key, value FROM {table} WHERE key IN ({marks})"
+            found.update((key, bytes(value)) for key, value in reader.execute(query, chunk))
+        return found
 
     def put(self, table: str, key: str, value: bytes) -> None:
         with self._lock:
@@ -210,6 +239,9 @@ class Table:
 
     def get(self, key: str) -> bytes | None:
         return self._store.get(self._name, key)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        return self._store.get_many(self._name, keys)
 
     def put(self, key: str, value: bytes) -> None:
         self._store.put(self._name, key, value)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store
+from bot.store import LOOKUPS_PER_QUERY, Store
 
 
 def on_disk(path: Path, table: str = "pages") -> dict[str, bytes]:
@@ -96,6 +96,34 @@ def test_a_new_store_reads_what_a_closed_one_wrote(tmp_path: Path) -> None:
     assert second.table("pages").get("k") == b"v1"
     assert second.table("pages").get("missing") is None
     second.close()
+
+
+def test_many_keys_read_at_once_read_as_one_by_one(tmp_path: Path) -> None:
+    """`get_many` gives what `get` gives for each key: committed, buffered, written again since
+    the commit, missing; over several queries; in memory too."""
+    path = str(tmp_path / "cache.sqlite")
+    committed = LOOKUPS_PER_QUERY * 2 + 7  # three queries' worth
+    first = Store(path)
+    first.table("recipes").put("other table's", b"x")
+    for number in range(committed):
+        first.table("pages").put(f"k{number}", f"v{number}".encode())
+    first.close()
+    for store, on_file in ((Store(path, flush_every=3600), True), (Store(None), False)):
+        table = store.table("pages")
+        table.put("k3", b"newer")  # buffered, not yet committed
+        table.put("buffered only", b"b")
+        table.put("empty", b"")
+        keys = [f"k{n}" for n in range(committed + 2)]
+        keys += ["buffered only", "empty", "missing", "other table's"]
+        found = table.get_many(keys)
+        assert found == {key: value for key in keys if (value := table.get(key)) is not None}
+        assert found["buffered only"] == b"b" and found["empty"] == b"" and found["k3"] == b"newer"
+        assert "missing" not in found and "other table's" not in found
+        assert len(found) == (committed + 2 if on_file else 3)
+        assert table.get_many([]) == {}
+        store.close()
+        with pytest.raises(ValueError, match="closed"):
+            table.get_many(["k0"])
 
 
 def test_concurrent_readers_and_writers_see_consistent_values(tmp_path: Path) -> None:
