@@ -8,8 +8,9 @@ the rewrite); each remembers its selector (the one on its URL line, else
 the one on the line that sets its hash) and the line its URL is written on, found by rendering
 the `source:` block's lines one by one with the template's variables. Configurations that
 keep the same lines (those of blocks never read aside, `_unread_lines`) and give the names the
-Jinja reads the same values share one reading (`_reading_key`); each still locates its sources
-in its own lines.
+Jinja reads the same values share one reading (`_reading_key`), sources included, unless a
+line that differs between them holds a source's hash: then its sources are located again in
+its own lines.
 """
 
 from __future__ import annotations
