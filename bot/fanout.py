@@ -10,9 +10,11 @@ So the sweep forks children and this process becomes a dispatcher:
             each log line, rendered -> the parent, which writes it with its own
     end:    each child sends its HTTP counters; the parent adds them to its own
 
-An entry may be a recipe still to be read (bot.recipes.Unread): the child that checks it
-parses it, so that a sweep with nothing cached parses on every child at once instead of
-on the parent alone (bot.sweep).
+An entry may be a recipe still to be read (bot.recipes.Unread). The parent reads it itself
+while every child has work enough to go on with (it would only wait meanwhile), and hands
+it over unread when a child runs short, to be parsed there: a sweep with nothing cached
+then parses on the parent and, when the parent cannot keep up, on every child at once
+(bot.sweep).
 
 Messages go in batches both ways (a list a send): one send a message cost a tenth of a
 child's CPU. The parent sends at once to a child running short of work, and holds back what
@@ -225,6 +227,12 @@ class Team(Generic[E, R]):
         """How many children were started (fewer than asked when a fork failed)."""
         return len(self._children)
 
+    @property
+    def hungry(self) -> bool:
+        """Whether a child has fewer entries handed to it, sent or held back, than it needs to
+        keep going (`_enough`): one made ready here now would reach it too late."""
+        return any(child.alive and len(child.pending) < _enough(child) for child in self._children)
+
     def __enter__(self) -> Team[E, R]:
         return self
 
@@ -348,8 +356,12 @@ def _short(child: _Child[Any]) -> bool:
     slots and a few more. Until then what is held back for it would only wait in its queue,
     and sending it one entry at a time (a result in, an entry out) cost a send and a wake-up
     of its receiving thread per entry."""
-    in_child = len(child.pending) - len(child.outgoing)
-    return in_child < child.slots + max(1, child.slots // 4)
+    return len(child.pending) - len(child.outgoing) < _enough(child)
+
+
+def _enough(child: _Child[Any]) -> int:
+    """The entries a child needs in hand to keep its slots busy: its slots and a few more."""
+    return child.slots + max(1, child.slots // 4)
 
 
 # --- the child's side -------------------------------------------------------------------------
@@ -488,13 +500,17 @@ def fan_out(
     entries: Iterable[E],
     *,
     check_here: Callable[[list[E]], list[R]],
+    prepare: Callable[[E], E] | None = None,
     on_result: Callable[[R], None] | None = None,
     keep: bool = True,
 ) -> list[R]:
     """Check `entries` on `team`'s children; the results in the entries' order.
 
-    `check_here` checks, in this process, what no child answered. `on_result` sees each result
-    in order as soon as those before it are in; with `keep=False` the list returned is empty.
+    `check_here` checks, in this process, what no child answered. `prepare`, when given, is
+    done here to each entry handed while every child has work enough to go on with, and left
+    to the child otherwise: a sweep's parent reads recipes while it would only wait, and its
+    children do when it cannot keep up (bot.sweep). `on_result` sees each result in order as
+    soon as those before it are in; with `keep=False` the list returned is empty.
     """
     ordered: list[R] = []
     emitted = 0
@@ -513,7 +529,7 @@ def fan_out(
         count = 0
         for index, entry in enumerate(entries):
             count = index + 1
-            team.give(index, entry)
+            team.give(index, entry if prepare is None or team.hungry else prepare(entry))
             team.receive(block=False)
             emit()
         team.finish()

@@ -7,8 +7,9 @@ the bot's version; a file that changed is simply read again.
 
 `stream_recipes` yields entries as they are read, so that a sweep checks the first recipes
 while the others are still being read; `load_recipes` is the same, as a list. A sweep in
-several processes goes further (`Recipes.read_later`): each recipe not cached is parsed by
-the checking process that checks it, all of them at once.
+several processes goes further (`Recipes.read_later`): a recipe not cached is parsed by the
+main process while its checking processes are busy, and by the checking process that checks
+it when the main one cannot keep up (bot.sweep).
 """
 
 from __future__ import annotations
@@ -92,10 +93,10 @@ class Recipes(Iterable[Entry]):
     def read_later(self) -> Iterator[Entry | Unread]:
         """The entries, one by one, each recipe that is not cached left as an `Unread` for
         whoever checks it to `read`: a sweep's checking processes then parse in parallel
-        instead of waiting for this one to parse every recipe in turn (a first run, or the
-        first after an upgrade, reads every recipe anew). What is cheap stays here: cached
-        readings, constraints files (many entries to a file) and, when recipes are named, all
-        (a name is known only once its recipe is read)."""
+        whenever waiting for this one to parse every recipe in turn would keep them idle (a
+        first run, or the first after an upgrade, reads every recipe anew). What is cheap
+        stays here: cached readings, constraints files (many entries to a file) and, when
+        recipes are named, all (a name is known only once its recipe is read)."""
         if self.names or not isinstance(self.variants, dict):
             yield from self.one_by_one()
             return

@@ -118,16 +118,30 @@ def sweep(
     if team is None:
         return _sweep_here(entries, config, http, registry, moment, logger, on_result, keep)
 
+    cache = http.store.table("recipes")  # this process's connection, opened after the fork
+
+    def read_here(entry: Entry | Unread) -> Entry:
+        return _readied(entry, read, cache)
+
     def check_here(rest: list[Entry | Unread]) -> list[CheckResult]:
-        cache = http.store.table("recipes")
-        readied = [_readied(entry, read, cache) for entry in rest]
+        readied = [read_here(entry) for entry in rest]
         return _sweep_here(readied, config, http, registry, moment, logger, None, True)
 
-    # No thread checks here: reading need not look every recipe up before the first goes out,
-    # and what is not cached is read by the children, in parallel.
+    # No thread checks here: reading need not look every recipe up before the first goes out.
+    # What is not cached is read here while the children are busy, and by them when they run
+    # short: read here, a child's threads keep its GIL for their checks, whose replies then
+    # wait less for it (a nothing-cached sweep of 2,000 listings at 50 ms: 5.23-5.26 s
+    # against 5.28-5.30 s, bench/README.md, "Issue 11, eighth pass").
     later = getattr(entries, "read_later", None) if read else getattr(entries, "one_by_one", None)
     handed: Iterable[Entry | Unread] = later() if callable(later) else entries
-    return fanout.fan_out(team, handed, check_here=check_here, on_result=on_result, keep=keep)
+    return fanout.fan_out(
+        team,
+        handed,
+        check_here=check_here,
+        prepare=read_here if read else None,
+        on_result=on_result,
+        keep=keep,
+    )
 
 
 def checks_at_once(concurrency: int, *, reading: bool = False) -> int:
