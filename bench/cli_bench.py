@@ -9,7 +9,8 @@ Each command is `python -m bench.cli_bench --run OUT -- ARGS`, a process of its 
 peak memory (VmHWM) is its own; its wall time is measured around the whole process (interpreter
 start and imports included: what a user waits for). Output goes to a file, as in a pipe.
 
-    python bench/cli_bench.py [--recipes 10000] [--latency 0.05] [--concurrency 20] [--json FILE]
+    python bench/cli_bench.py [--recipes 10000] [--latency 0.05] [--concurrency 20]
+                              [--processes N] [--json FILE]
 """
 
 from __future__ import annotations
@@ -51,19 +52,16 @@ def run_command(out: Path, argv: list[str]) -> None:
     print(json.dumps({"exit": code, "command_s": seconds, "rss_peak_mb": peak_rss_mb()}))
 
 
-def write_config(root: Path, base: str, concurrency: int, cache: Path) -> None:
+def write_config(
+    root: Path, base: str, concurrency: int, cache: Path, processes: int | None = None
+) -> None:
     # per_host = concurrency: every upstream here is one host (see bench/sweep_bench.py).
-    root.joinpath("recipe-bot.yaml").write_text(
-        json.dumps(
-            {
-                "checkers": {
-                    "pypi": {"url": base + PYPI_PATH},
-                    "github": {"api_url": base + GITHUB_API_PATH},
-                },
-                "http": {"concurrency": concurrency, "per_host": concurrency, "cache": str(cache)},
-            }
-        )
-    )
+    http: dict[str, Any] = {"concurrency": concurrency, "per_host": concurrency}
+    http["cache"] = str(cache)
+    if processes is not None:  # else the bot's default: as many as the CPUs allow
+        http["processes"] = processes
+    checkers = {"pypi": {"url": base + PYPI_PATH}, "github": {"api_url": base + GITHUB_API_PATH}}
+    root.joinpath("recipe-bot.yaml").write_text(json.dumps({"checkers": checkers, "http": http}))
 
 
 def measure(work: Path, name: str, *args: str) -> dict[str, Any]:
@@ -98,11 +96,12 @@ def benchmark(args: argparse.Namespace) -> int:
         work = Path(scratch)
         root = work / "recipes"
         plans = generate(root, args.recipes, upstream, seed=args.seed)
-        write_config(root, upstream.base, args.concurrency, work / "cache.sqlite")
+        write_config(root, upstream.base, args.concurrency, work / "cache.sqlite", args.processes)
         print(
             f"{args.recipes} recipes ({sum(p.outdated for p in plans)} outdated), "
             f"{args.latency * 1000:.0f} ms per request, concurrency {args.concurrency}, "
-            f"{os.cpu_count()} CPUs; whole processes, output to a file\n"
+            f"{os.cpu_count()} CPUs, processes {args.processes or 'as the CPUs allow'}; "
+            "whole processes, output to a file\n"
         )
         runs = {}
         for name, command in (
@@ -157,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added per request")
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument(
+        "--processes", type=int, help="recipe-bot's http.processes (default: as the CPUs allow)"
+    )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--run", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
