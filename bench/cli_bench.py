@@ -56,8 +56,11 @@ def write_config(
     root: Path, base: str, concurrency: int, cache: Path, processes: int | None = None
 ) -> None:
     # per_host = concurrency: every upstream here is one host (see bench/sweep_bench.py).
-    http: dict[str, Any] = {"concurrency": concurrency, "per_host": concurrency}
-    http["cache"] = str(cache)
+    http: dict[str, Any] = {
+        "concurrency": concurrency,
+        "per_host": concurrency,
+        "cache": str(cache),
+    }
     if processes is not None:  # else the bot's default: as many as the CPUs allow
         http["processes"] = processes
     checkers = {"pypi": {"url": base + PYPI_PATH}, "github": {"api_url": base + GITHUB_API_PATH}}

@@ -118,7 +118,7 @@ def sweep(
     if team is None:
         return _sweep_here(entries, config, http, registry, moment, logger, on_result, keep)
 
-    cache = http.store.table("recipes")  # this process's connection, opened after the fork
+    cache = http.store.table("recipes")  # connects on first use: after the fork, never before
 
     def read_here(entry: Entry | Unread) -> Entry:
         return _readied(entry, read, cache)
