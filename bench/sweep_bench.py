@@ -173,7 +173,8 @@ def measure_read(root: Path, config: Config) -> SweepFigures:
 class _Timed:
     """The entries, adding the time spent reading each to `figures.load_s`; they say what the
     recipes say to the sweep (`expected`, `one_by_one`, `read_later`, `read`), which decides
-    its processes by it. What the checking processes read is timed in them, not here."""
+    its processes by it. What the checking processes read is not counted: each adds its
+    time to its own copy of the figures, which it never sends back."""
 
     def __init__(self, entries: Recipes, figures: SweepFigures, later: bool = False) -> None:
         self._entries, self._figures, self._later = entries, figures, later

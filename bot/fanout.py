@@ -255,7 +255,7 @@ class Team(Generic[E, R]):
             child = min(live, key=lambda child: len(child.pending) / child.slots)
             if not child.full:
                 break
-            self._send_short()  # before waiting: what was held back can start meanwhile
+            self.send_short()  # before waiting: what was held back can start meanwhile
             self.receive(block=True)
         child.pending[index] = entry
         child.outgoing.append((index, entry))
@@ -323,7 +323,8 @@ class Team(Generic[E, R]):
             if child.alive and child.outgoing:
                 self._send(child)
 
-    def _send_short(self) -> None:
+    def send_short(self) -> None:
+        """Send what is held back for each child running short of work (`_short`)."""
         for child in self._children:
             if child.alive and child.outgoing and _short(child):
                 self._send(child)
@@ -529,7 +530,10 @@ def fan_out(
         count = 0
         for index, entry in enumerate(entries):
             count = index + 1
-            team.give(index, entry if prepare is None or team.hungry else prepare(entry))
+            if prepare is not None and not team.hungry:
+                team.send_short()  # what a child has in hand goes before this process is busy
+                entry = prepare(entry)
+            team.give(index, entry)
             team.receive(block=False)
             emit()
         team.finish()

@@ -91,8 +91,8 @@ class Recipes(Iterable[Entry]):
         return replace(self, look_up_first=False)
 
     def read_later(self) -> Iterator[Entry | Unread]:
-        """The entries, one by one, each recipe that is not cached left as an `Unread` for
-        whoever checks it to `read`: a sweep's checking processes then parse in parallel
+        """The entries, one by one, each recipe that is not cached left as an `Unread` for the
+        sweep to `read` here or hand over: a sweep's checking processes then parse in parallel
         whenever waiting for this one to parse every recipe in turn would keep them idle (a
         first run, or the first after an upgrade, reads every recipe anew). What is cheap
         stays here: cached readings, constraints files (many entries to a file) and, when
@@ -166,7 +166,8 @@ class Recipes(Iterable[Entry]):
 
 @dataclass(frozen=True)
 class Unread:
-    """A recipe file `Recipes.read_later` left for whoever checks it to read."""
+    """A recipe file `Recipes.read_later` left for the sweep to read: in the main process,
+    or in the checking process it is handed to."""
 
     path: Path
     relative: str

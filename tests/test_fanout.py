@@ -108,8 +108,8 @@ def test_two_processes_find_every_planned_answer_in_order(
 def test_the_main_process_reads_while_its_children_are_busy(tmp_path: Path) -> None:
     """With replies that take a while, the children have work enough after the first few
     recipes, so the main process reads the rest itself (and keeps them in the cache): their
-    threads keep their interpreter for their checks. A recipe that cannot be read, read
-    there, is reported as such and the others go on."""
+    threads keep their interpreter for their checks. A recipe that cannot be read is
+    reported as such, and the others go on."""
     broken = tmp_path / "recipes" / "zz-broken" / "meta.yaml"  # the last in path order
     broken.parent.mkdir(parents=True)
     broken.write_text("package:\n  name: zz-broken\n  version: [1.0\n")
@@ -119,9 +119,10 @@ def test_the_main_process_reads_while_its_children_are_busy(tmp_path: Path) -> N
         found = run_job(tmp_path, slow, "busy", processes=2)
         assert found["results"] == want
         assert found["parsed_here"] + found["parsed_elsewhere"] == RECIPES + 1
-        # The first ones, which the idle children were short of, and no more than their
-        # slots and the few more they are given to be short of work no longer.
-        assert 1 <= found["parsed_elsewhere"] <= 2 * (6 + 1)
+        # The first ones, which the idle children were short of (on a calm machine 14: their
+        # checks and a few more each, then never again); the rest, most of them, here. On a
+        # busy machine the children read more: the main process cannot keep up.
+        assert found["parsed_elsewhere"] >= 1 and found["parsed_here"] >= RECIPES // 2
         slow.reset()
         warm = run_job(tmp_path, slow, "warm", processes=2)
     assert warm["parsed_here"] + warm["parsed_elsewhere"] == 0  # all kept in the cache
